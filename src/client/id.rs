@@ -1,0 +1,86 @@
+//! [`RequestId`] and its wire form: a base-36 counter.
+
+use core::fmt;
+
+/// The identifier of a request on one connection.
+///
+/// On the wire it is a short base-36 counter (`0`, `1`, ..., `z`, `10`, ...):
+/// a non-empty simple string, which the reference server echoes back
+/// unchanged. Identifiers are never reused on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub(crate) u64);
+
+/// The longest base-36 form of a `u64`.
+const MAX_DIGITS: usize = 13;
+
+impl RequestId {
+    /// The sequence number of this request on its connection, from 0.
+    pub fn sequence(&self) -> u64 {
+        self.0
+    }
+
+    /// Writes the wire form into `buf`, returning the used tail.
+    pub(crate) fn encode(self, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
+        let mut n = self.0;
+        let mut i = MAX_DIGITS;
+        loop {
+            i -= 1;
+            let d = (n % 36) as u8;
+            buf[i] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
+            n /= 36;
+            if n == 0 {
+                return &buf[i..];
+            }
+        }
+    }
+
+    /// Parses a canonical wire form (no leading zeros, lowercase).
+    pub(crate) fn parse(s: &[u8]) -> Option<RequestId> {
+        if s.is_empty() || s.len() > MAX_DIGITS || (s.len() > 1 && s[0] == b'0') {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &b in s {
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'z' => b - b'a' + 10,
+                _ => return None,
+            };
+            n = n.checked_mul(36)?.checked_add(u64::from(d))?;
+        }
+        Some(RequestId(n))
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0; MAX_DIGITS];
+        let s = self.encode(&mut buf);
+        f.write_str(core::str::from_utf8(s).unwrap_or_default())
+    }
+}
+
+/// A scratch buffer for [`RequestId::encode`].
+pub(crate) fn scratch() -> [u8; MAX_DIGITS] {
+    [0; MAX_DIGITS]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn base36_round_trip() {
+        for n in [0, 1, 35, 36, 1295, 1296, 1_000_000, u64::MAX] {
+            let id = RequestId(n);
+            let s = id.to_string();
+            assert_eq!(RequestId::parse(s.as_bytes()), Some(id), "{s}");
+        }
+        assert_eq!(RequestId(36).to_string(), "10");
+        assert_eq!(RequestId::parse(b"01"), None);
+        assert_eq!(RequestId::parse(b"A"), None);
+        assert_eq!(RequestId::parse(b""), None);
+        assert_eq!(RequestId::parse(b"3w5e11264sgsg"), None); // u64::MAX + 1
+    }
+}

@@ -1,0 +1,633 @@
+//! The client role: identifiers, the table of active requests, outcomes.
+
+use alloc::collections::{BinaryHeap, VecDeque};
+use bytes::{Buf, BufMut, BytesMut};
+use core::cmp::Reverse;
+
+use crate::config::Config;
+use crate::error::{ConnectionError, SendError, excerpt};
+use crate::instruction::Instruction;
+use crate::wire::{Decoder, encode_argument};
+
+mod id;
+mod table;
+
+pub use id::RequestId;
+use table::{Lookup, Slot, Table};
+
+/// How a request ended. Every request gets exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The server answered `OK`: the instruction is applied.
+    Ok,
+    /// The server answered `ERROR`: invalid body, or a job that is running
+    /// right now. Retry only after fixing the cause.
+    Rejected,
+    /// The connection ended before the request's last byte was written: the
+    /// server never saw it. Safe to retry.
+    NotSent,
+    /// The request was written, then the connection ended before the
+    /// response: the server may or may not have applied it.
+    Unknown,
+    /// No response before the request's deadline. If none of its bytes had
+    /// been written it was withdrawn and is never sent; otherwise the server
+    /// may still apply it, and its late response is absorbed.
+    TimedOut,
+}
+
+impl Outcome {
+    /// Whether the server applied the request.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok)
+    }
+
+    /// Whether sending the same request again cannot apply it twice.
+    pub fn is_safe_to_retry(&self) -> bool {
+        matches!(self, Outcome::NotSent)
+    }
+}
+
+/// What a [`Client`] reports, from [`Client::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A request ended.
+    Outcome {
+        /// The request.
+        id: RequestId,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// The connection is closed: after [`Client::close`] once no request is
+    /// active (`error` is `None`), at a clean end of stream, or on a fatal
+    /// error. It is the last event; every request active then already got
+    /// its outcome in an earlier event. Close the transport.
+    Closed {
+        /// Why, when it was not a clean close.
+        error: Option<ConnectionError>,
+    },
+}
+
+/// What [`Client::cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cancelled {
+    /// No byte had been written: the request is withdrawn and never sent.
+    Withdrawn,
+    /// Some bytes were written: the server may apply it. Its identifier
+    /// stays reserved and its late response is absorbed.
+    Abandoned,
+}
+
+/// How far a table may span, in multiples of `max_active`, before abandoned
+/// requests at its front are forgotten.
+const SPAN_FACTOR: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    Closing,
+    Closed,
+}
+
+macro_rules! client_struct {
+    ($($generics:tt)*) => {
+        /// The client role of KCP, as a sans-IO state machine.
+        ///
+        /// It turns instructions into request bytes and response bytes into
+        /// [`Event`]s, matching responses to requests by identifier, in any
+        /// order. It does no I/O and reads no clock: time is passed in as
+        /// the type `I` (`std::time::Instant` by default with the `std`
+        /// feature; any `Copy + Ord` type, such as a `Duration` since a
+        /// start, works).
+        ///
+        /// Methods come in four classes:
+        /// - inputs: [`receive`](Client::receive),
+        ///   [`receive_eof`](Client::receive_eof),
+        ///   [`handle_timeout`](Client::handle_timeout),
+        ///   [`abort`](Client::abort);
+        /// - commands, which only queue work: [`send`](Client::send),
+        ///   [`send_arguments`](Client::send_arguments),
+        ///   [`set_deadline`](Client::set_deadline),
+        ///   [`cancel`](Client::cancel), [`close`](Client::close);
+        /// - outputs, drained by the caller:
+        ///   [`poll_transmit`](Client::poll_transmit) with
+        ///   [`consume_transmit`](Client::consume_transmit),
+        ///   [`poll_event`](Client::poll_event),
+        ///   [`poll_timeout`](Client::poll_timeout);
+        /// - getters such as [`in_flight`](Client::in_flight).
+        ///
+        /// Any call order is legal. See the crate docs for the run loop.
+        #[derive(Debug)]
+        pub struct Client<$($generics)*> {
+            config: Config,
+            decoder: Decoder,
+            tx: BytesMut,
+            /// Requests with bytes in `tx`, in order: (sequence, length).
+            segments: VecDeque<(u64, usize)>,
+            /// Bytes of the front segment already written.
+            front_written: usize,
+            table: Table<I>,
+            deadlines: BinaryHeap<Reverse<(I, u64)>>,
+            events: VecDeque<Event>,
+            state: State,
+            eof: bool,
+        }
+    };
+}
+
+#[cfg(feature = "std")]
+client_struct!(I = std::time::Instant);
+#[cfg(not(feature = "std"))]
+client_struct!(I);
+
+#[cfg(feature = "std")]
+impl Client<std::time::Instant> {
+    /// A client on a new connection, with `std::time::Instant` as time.
+    pub fn new(config: Config) -> Self {
+        Self::with_time(config)
+    }
+}
+
+impl<I: Copy + Ord> Client<I> {
+    /// A client on a new connection, with any time type `I`.
+    pub fn with_time(config: Config) -> Self {
+        Client {
+            config,
+            decoder: Decoder::new(config),
+            tx: BytesMut::new(),
+            segments: VecDeque::new(),
+            front_written: 0,
+            table: Table::new(),
+            deadlines: BinaryHeap::new(),
+            events: VecDeque::new(),
+            state: State::Open,
+            eof: false,
+        }
+    }
+
+    // ----- getters -----
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Requests sent that have no outcome yet.
+    pub fn in_flight(&self) -> usize {
+        self.table.active()
+    }
+
+    /// Requests that got their outcome (timed out or cancelled) after some
+    /// of their bytes were written, whose late response is still awaited.
+    /// They count towards [`Config::max_active`].
+    pub fn abandoned(&self) -> usize {
+        self.table.abandoned()
+    }
+
+    /// Whether a request can be sent now without [`SendError::TooManyActive`].
+    pub fn can_send(&self) -> bool {
+        self.check_can_send().is_ok()
+    }
+
+    /// Whether the connection is closed ([`Event::Closed`] was queued).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Bytes waiting in [`Client::poll_transmit`].
+    pub fn buffered_transmit(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Bytes received and not yet decoded.
+    pub fn buffered_receive(&self) -> usize {
+        self.decoder.buffered()
+    }
+
+    // ----- commands -----
+
+    /// Queues a typed instruction and returns its identifier.
+    ///
+    /// Nothing is written until [`Client::poll_transmit`]. On error nothing
+    /// is queued.
+    pub fn send(&mut self, instruction: &Instruction) -> Result<RequestId, SendError> {
+        self.check_can_send()?;
+        let count = instruction.arguments().len() + 1;
+        self.check_arguments(count)?;
+        let start = self.tx.len();
+        self.write_identifier();
+        instruction.encode_body(&mut self.tx);
+        self.tx.put_u8(b'\n');
+        self.commit(start)
+    }
+
+    /// Queues a request with any body, for instructions the typed layer
+    /// does not know. The body needs at least one argument; each is
+    /// quoted as needed, so no value can change the message's shape.
+    ///
+    /// ```
+    /// # use kairoi_proto::{Client, Config};
+    /// let mut client = Client::new(Config::default());
+    /// client.send_arguments(["UNSET", "app.job.1"])?;
+    /// assert_eq!(client.poll_transmit(), Some(&b"0 UNSET app.job.1\n"[..]));
+    /// # Ok::<(), kairoi_proto::SendError>(())
+    /// ```
+    pub fn send_arguments<A: AsRef<str>>(
+        &mut self,
+        body: impl IntoIterator<Item = A>,
+    ) -> Result<RequestId, SendError> {
+        self.check_can_send()?;
+        let start = self.tx.len();
+        self.write_identifier();
+        let mut count = 1;
+        for arg in body {
+            count += 1;
+            self.tx.put_u8(b' ');
+            encode_argument(&mut self.tx, arg.as_ref().as_bytes());
+        }
+        let check = if count == 1 {
+            Err(SendError::EmptyBody)
+        } else {
+            self.check_arguments(count)
+        };
+        if let Err(e) = check {
+            self.tx.truncate(start);
+            return Err(e);
+        }
+        self.tx.put_u8(b'\n');
+        self.commit(start)
+    }
+
+    /// Gives an active request a deadline; [`Client::handle_timeout`] at or
+    /// after it ends the request with [`Outcome::TimedOut`]. Returns whether
+    /// the request was active.
+    pub fn set_deadline(&mut self, id: RequestId, deadline: I) -> bool {
+        let slot = match self.table.get(id.0) {
+            Some(Slot::Queued { .. }) => Slot::Queued {
+                deadline: Some(deadline),
+            },
+            Some(Slot::Written { .. }) => Slot::Written {
+                deadline: Some(deadline),
+            },
+            _ => return false,
+        };
+        self.table.set(id.0, slot);
+        self.deadlines.push(Reverse((deadline, id.0)));
+        true
+    }
+
+    /// Gives up on an active request without an outcome event: the caller
+    /// no longer waits for it. Returns `None` when it was not active.
+    pub fn cancel(&mut self, id: RequestId) -> Option<Cancelled> {
+        let slot = self.table.get(id.0)?;
+        if !slot.is_active() {
+            return None;
+        }
+        let result = self.withdraw_or_abandon(id.0, slot);
+        self.compact_transmit();
+        self.maybe_finish_close();
+        Some(result)
+    }
+
+    /// Stops new requests. Once no request is active, [`Event::Closed`]
+    /// with no error is queued and the transport can be closed.
+    pub fn close(&mut self) {
+        if self.state == State::Open {
+            self.state = State::Closing;
+            self.maybe_finish_close();
+        }
+    }
+
+    // ----- inputs -----
+
+    /// Takes bytes read from the transport. Decoding happens in
+    /// [`Client::poll_event`]. Ignored once closed.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if self.state != State::Closed && !self.eof {
+            self.decoder.extend(bytes);
+        }
+    }
+
+    /// Says the server closed the connection (a read returned 0 bytes).
+    /// Responses still buffered are decoded first.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Ends every request whose deadline is at or before `now` with
+    /// [`Outcome::TimedOut`].
+    pub fn handle_timeout(&mut self, now: I) {
+        if self.state == State::Closed {
+            return;
+        }
+        while let Some(&Reverse((deadline, seq))) = self.deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(slot) = self.table.get(seq) else {
+                continue;
+            };
+            if slot.deadline() != Some(deadline) {
+                continue;
+            }
+            self.withdraw_or_abandon(seq, slot);
+            self.events.push_back(Event::Outcome {
+                id: RequestId(seq),
+                outcome: Outcome::TimedOut,
+            });
+        }
+        self.compact_transmit();
+        self.maybe_finish_close();
+    }
+
+    /// Ends the connection now, for a transport error or a local decision:
+    /// every active request gets [`Outcome::NotSent`] or
+    /// [`Outcome::Unknown`], then [`Event::Closed`] with
+    /// [`ConnectionError::Aborted`].
+    pub fn abort(&mut self) {
+        self.fail(ConnectionError::Aborted);
+    }
+
+    // ----- outputs -----
+
+    /// The bytes to write to the transport next, or `None` when there are
+    /// none. After writing, call [`Client::consume_transmit`] with how many
+    /// bytes were written: this is how the client tells
+    /// [`Outcome::NotSent`] from [`Outcome::Unknown`].
+    #[must_use]
+    pub fn poll_transmit(&self) -> Option<&[u8]> {
+        if self.tx.is_empty() {
+            None
+        } else {
+            Some(&self.tx)
+        }
+    }
+
+    /// Records that the first `written` bytes of
+    /// [`Client::poll_transmit`] were written to the transport.
+    pub fn consume_transmit(&mut self, written: usize) {
+        let mut n = written.min(self.tx.len());
+        self.tx.advance(n);
+        while n > 0 {
+            let Some(&(seq, len)) = self.segments.front() else {
+                break;
+            };
+            let rest = len - self.front_written;
+            if n < rest {
+                self.front_written += n;
+                break;
+            }
+            n -= rest;
+            self.front_written = 0;
+            self.segments.pop_front();
+            if let Some(Slot::Queued { deadline }) = self.table.get(seq) {
+                self.table.set(seq, Slot::Written { deadline });
+            }
+        }
+    }
+
+    /// Moves every pending byte into `out` and counts it as written.
+    ///
+    /// Use this when the transport always takes whole buffers. Requests
+    /// whose bytes are then lost with the connection are reported
+    /// [`Outcome::Unknown`] rather than [`Outcome::NotSent`].
+    pub fn transmit_into(&mut self, out: &mut BytesMut) -> usize {
+        let n = self.tx.len();
+        out.extend_from_slice(&self.tx);
+        self.consume_transmit(n);
+        n
+    }
+
+    /// The next event, or `None` when there is none until more input.
+    ///
+    /// Call it until it returns `None` after each input.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if self.state == State::Closed {
+                return None;
+            }
+            match self.decoder.next_frame() {
+                Ok(Some(count)) => self.on_response(count),
+                Ok(None) if self.eof => self.on_eof(),
+                Ok(None) => return None,
+                Err(e) => self.fail(ConnectionError::Malformed(e)),
+            }
+        }
+    }
+
+    /// The earliest deadline of an active request, when to call
+    /// [`Client::handle_timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<I> {
+        while let Some(&Reverse((deadline, seq))) = self.deadlines.peek() {
+            match self.table.get(seq) {
+                Some(slot) if slot.deadline() == Some(deadline) => return Some(deadline),
+                _ => {
+                    self.deadlines.pop();
+                }
+            }
+        }
+        None
+    }
+
+    // ----- internals -----
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        match self.state {
+            State::Closed => return Err(SendError::Closed),
+            State::Closing => return Err(SendError::Closing),
+            State::Open => {}
+        }
+        let limit = self.config.max_active();
+        if self.table.active() + self.table.abandoned() >= limit {
+            return Err(SendError::TooManyActive { limit });
+        }
+        if self.table.span() >= self.max_span()
+            && !self
+                .table
+                .get(self.table.oldest())
+                .is_some_and(|s| s == Slot::Abandoned)
+        {
+            return Err(SendError::Stalled {
+                oldest: RequestId(self.table.oldest()),
+                span: self.table.span(),
+            });
+        }
+        Ok(())
+    }
+
+    fn max_span(&self) -> usize {
+        self.config.max_active().saturating_mul(SPAN_FACTOR)
+    }
+
+    fn check_arguments(&self, count: usize) -> Result<(), SendError> {
+        let limit = self.config.max_arguments();
+        if count > limit {
+            Err(SendError::TooManyArguments { count, limit })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn write_identifier(&mut self) {
+        let mut buf = id::scratch();
+        let id = RequestId(self.table.next_sequence());
+        self.tx.extend_from_slice(id.encode(&mut buf));
+    }
+
+    /// Registers the request encoded at `tx[start..]`, or undoes it.
+    fn commit(&mut self, start: usize) -> Result<RequestId, SendError> {
+        let len = self.tx.len() - start;
+        let limit = self.config.max_message_len();
+        if len > limit {
+            self.tx.truncate(start);
+            return Err(SendError::MessageTooLong { len, limit });
+        }
+        self.table.trim(self.max_span());
+        let seq = self.table.push(None);
+        self.segments.push_back((seq, len));
+        Ok(RequestId(seq))
+    }
+
+    /// Whether any byte of the queued request `seq` was written.
+    fn is_touched(&self, seq: u64) -> bool {
+        self.front_written > 0 && self.segments.front().is_some_and(|&(s, _)| s == seq)
+    }
+
+    fn withdraw_or_abandon(&mut self, seq: u64, slot: Slot<I>) -> Cancelled {
+        if matches!(slot, Slot::Queued { .. }) && !self.is_touched(seq) {
+            // Its segment is dropped by `compact_transmit`.
+            self.table.set(seq, Slot::Done);
+            Cancelled::Withdrawn
+        } else {
+            self.table.set(seq, Slot::Abandoned);
+            Cancelled::Abandoned
+        }
+    }
+
+    /// Removes the bytes of withdrawn requests (segments whose request is
+    /// no longer queued) from the transmit buffer, in one pass.
+    fn compact_transmit(&mut self) {
+        let withdrawn = |table: &Table<I>, seq: u64| {
+            !matches!(
+                table.get(seq),
+                Some(Slot::Queued { .. }) | Some(Slot::Abandoned)
+            )
+        };
+        if !self
+            .segments
+            .iter()
+            .any(|&(seq, _)| withdrawn(&self.table, seq))
+        {
+            return;
+        }
+        let (mut read, mut write) = (0, 0);
+        let mut first = true;
+        let table = &self.table;
+        let tx = &mut self.tx;
+        let front_written = self.front_written;
+        self.segments.retain(|&(seq, len)| {
+            let bytes = if first { len - front_written } else { len };
+            first = false;
+            let keep = !withdrawn(table, seq);
+            if keep {
+                tx.copy_within(read..read + bytes, write);
+                write += bytes;
+            }
+            read += bytes;
+            keep
+        });
+        self.tx.truncate(write);
+    }
+
+    fn on_response(&mut self, count: usize) {
+        if count != 2 {
+            return self.fail(ConnectionError::WrongArgumentCount { count });
+        }
+        let identifier = self.decoder.argument(0);
+        let Some(id) = RequestId::parse(identifier) else {
+            return self.fail(ConnectionError::UnmatchedResponse {
+                identifier: excerpt(identifier),
+            });
+        };
+        let outcome = match self.decoder.argument(1) {
+            b"OK" => Outcome::Ok,
+            b"ERROR" => Outcome::Rejected,
+            status => {
+                return self.fail(ConnectionError::UnknownStatus {
+                    identifier: excerpt(identifier),
+                    status: excerpt(status),
+                });
+            }
+        };
+        let slot = match self.table.lookup(id.0) {
+            Lookup::At(_) => self.table.get(id.0),
+            Lookup::Below if self.table.absorb_forgotten() => return,
+            Lookup::Below => Some(Slot::Done),
+            Lookup::Beyond => None,
+        };
+        match slot {
+            Some(Slot::Written { .. }) => {
+                self.table.set(id.0, Slot::Done);
+                self.events.push_back(Event::Outcome { id, outcome });
+                self.maybe_finish_close();
+            }
+            Some(Slot::Abandoned) => self.table.set(id.0, Slot::Done),
+            Some(Slot::Done) => self.fail(ConnectionError::DuplicateResponse {
+                identifier: excerpt(identifier),
+            }),
+            Some(Slot::Queued { .. }) | None => self.fail(ConnectionError::UnmatchedResponse {
+                identifier: excerpt(identifier),
+            }),
+        }
+    }
+
+    fn on_eof(&mut self) {
+        if let Err(e) = self.decoder.finish() {
+            return self.fail(ConnectionError::Malformed(e));
+        }
+        match self.table.active() {
+            0 => self.finish(None),
+            active => self.fail(ConnectionError::ClosedWithActive { active }),
+        }
+    }
+
+    fn maybe_finish_close(&mut self) {
+        if self.state == State::Closing && self.table.active() == 0 {
+            self.finish(None);
+        }
+    }
+
+    /// Closes on a fatal error: every active request gets its outcome.
+    fn fail(&mut self, error: ConnectionError) {
+        if self.state != State::Closed {
+            self.finish(Some(error));
+        }
+    }
+
+    fn finish(&mut self, error: Option<ConnectionError>) {
+        for (seq, slot) in self.table.drain_active() {
+            let outcome = match slot {
+                Slot::Written { .. } => Outcome::Unknown,
+                _ => Outcome::NotSent,
+            };
+            self.events.push_back(Event::Outcome {
+                id: RequestId(seq),
+                outcome,
+            });
+        }
+        self.events.push_back(Event::Closed { error });
+        self.state = State::Closed;
+        self.tx.clear();
+        self.segments.clear();
+        self.front_written = 0;
+        self.deadlines.clear();
+    }
+}

@@ -1,0 +1,243 @@
+//! The server role: requests in, responses out.
+
+use alloc::vec::Vec;
+use bytes::{Buf, BufMut, BytesMut};
+
+use crate::config::Config;
+use crate::error::{DecodeError, InstructionError, RespondError};
+use crate::instruction::Instruction;
+use crate::text::Text;
+use crate::wire::{Decoder, encode_argument};
+
+/// The answer to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// `OK`: the instruction is applied.
+    Ok,
+    /// `ERROR`: the instruction is invalid or cannot be applied now.
+    Error,
+}
+
+impl Status {
+    /// The status on the wire.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Error => "ERROR",
+        }
+    }
+}
+
+/// The right to answer one request, taken by [`Server::respond`]. It is not
+/// `Clone`, so a request is answered at most once.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Token {
+    identifier: Text,
+}
+
+impl Token {
+    /// The identifier the client chose for the request.
+    pub fn identifier(&self) -> &Text {
+        &self.identifier
+    }
+}
+
+/// A body that is not a valid [`Instruction`]. Answer it with
+/// [`Status::Error`], as the reference server does, or handle it as an
+/// instruction this crate does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInstruction {
+    /// The body's arguments (the identifier left out).
+    pub arguments: Vec<Text>,
+    /// Why it is not a valid instruction.
+    pub error: InstructionError,
+}
+
+/// One decoded request.
+#[derive(Debug)]
+pub struct Request {
+    /// Pass it to [`Server::respond`].
+    pub token: Token,
+    /// The parsed body.
+    pub instruction: Result<Instruction, InvalidInstruction>,
+}
+
+/// What a [`Server`] reports, from [`Server::poll_event`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// A request to answer.
+    Request(Request),
+    /// The client finished sending (end of stream between messages).
+    /// Responses can still be written; then close the connection.
+    Ended,
+    /// The client sent bytes that can never be a message. The reference
+    /// server closes the connection without answering; do the same.
+    Failed(DecodeError),
+}
+
+/// The server role of KCP, as a sans-IO state machine.
+///
+/// Bytes go in with [`Server::receive`]; [`Server::poll_event`] yields
+/// decoded [`Request`]s; [`Server::respond`] queues each answer, in any
+/// order; [`Server::poll_transmit`] and [`Server::consume_transmit`] move
+/// the answers to the transport.
+///
+/// While [`Config::max_active`] requests are unanswered, `poll_event`
+/// decodes nothing more: stop reading until you answer
+/// ([`Server::wants_input`]).
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    decoder: Decoder,
+    tx: BytesMut,
+    scratch: Vec<Text>,
+    active: usize,
+    eof: bool,
+    done: bool,
+    failed: bool,
+}
+
+impl Server {
+    /// A server for one new connection.
+    pub fn new(config: Config) -> Self {
+        Server {
+            config,
+            decoder: Decoder::new(config),
+            tx: BytesMut::new(),
+            scratch: Vec::with_capacity(8),
+            active: 0,
+            eof: false,
+            done: false,
+            failed: false,
+        }
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Requests decoded and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.active
+    }
+
+    /// Whether reading more input is useful now: the stream has not ended
+    /// or failed, and fewer than [`Config::max_active`] requests wait for
+    /// an answer.
+    pub fn wants_input(&self) -> bool {
+        !self.eof && !self.done && self.active < self.config.max_active()
+    }
+
+    /// Whether the connection failed on a malformed request.
+    pub fn is_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Whether the last event ([`ServerEvent::Ended`] or
+    /// [`ServerEvent::Failed`]) was reported.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Bytes received and not yet decoded.
+    pub fn buffered_receive(&self) -> usize {
+        self.decoder.buffered()
+    }
+
+    /// Takes bytes read from the transport.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if !self.eof && !self.done {
+            self.decoder.extend(bytes);
+        }
+    }
+
+    /// Says the client closed its sending side.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next event, or `None` when more input (or an answer, at the
+    /// active limit) is needed.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        if self.done || self.active >= self.config.max_active() {
+            return None;
+        }
+        match self.decoder.next_frame() {
+            Ok(Some(_)) => Some(ServerEvent::Request(self.take_request())),
+            Ok(None) if self.eof => {
+                self.done = true;
+                match self.decoder.finish() {
+                    Ok(()) => Some(ServerEvent::Ended),
+                    Err(e) => {
+                        self.failed = true;
+                        Some(ServerEvent::Failed(e))
+                    }
+                }
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                self.failed = true;
+                self.tx.clear();
+                Some(ServerEvent::Failed(e))
+            }
+        }
+    }
+
+    fn take_request(&mut self) -> Request {
+        self.scratch.clear();
+        self.decoder.take_arguments(&mut self.scratch);
+        self.active += 1;
+        let body = &self.scratch[1..];
+        let instruction = Instruction::parse(body).map_err(|error| InvalidInstruction {
+            arguments: body.to_vec(),
+            error,
+        });
+        let token = Token {
+            identifier: self.scratch[0].clone(),
+        };
+        self.scratch.clear();
+        Request { token, instruction }
+    }
+
+    /// Queues the answer to a request. The identifier is written back
+    /// quoted as needed, so any identifier round-trips.
+    pub fn respond(&mut self, token: Token, status: Status) -> Result<(), RespondError> {
+        self.active = self.active.saturating_sub(1);
+        if self.failed {
+            return Err(RespondError::Closed);
+        }
+        encode_argument(&mut self.tx, token.identifier.as_bytes());
+        self.tx.put_u8(b' ');
+        self.tx.extend_from_slice(status.as_str().as_bytes());
+        self.tx.put_u8(b'\n');
+        Ok(())
+    }
+
+    /// The bytes to write to the transport next, or `None`.
+    #[must_use]
+    pub fn poll_transmit(&self) -> Option<&[u8]> {
+        if self.tx.is_empty() {
+            None
+        } else {
+            Some(&self.tx)
+        }
+    }
+
+    /// Records that the first `written` bytes of [`Server::poll_transmit`]
+    /// were written.
+    pub fn consume_transmit(&mut self, written: usize) {
+        self.tx.advance(written.min(self.tx.len()));
+    }
+
+    /// Moves every pending byte into `out`.
+    pub fn transmit_into(&mut self, out: &mut BytesMut) -> usize {
+        let n = self.tx.len();
+        out.extend_from_slice(&self.tx);
+        self.tx.clear();
+        n
+    }
+}

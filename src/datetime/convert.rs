@@ -3,12 +3,9 @@
 //! Sub-second parts are dropped towards the past (floored), so a time
 //! converts to the second it falls in.
 
-use super::DateTime;
-use crate::error::DateTimeError;
-
 #[cfg(feature = "std")]
 mod system_time {
-    use super::*;
+    use crate::{DateTime, DateTimeError};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     impl TryFrom<SystemTime> for DateTime {
@@ -41,7 +38,7 @@ mod system_time {
 
 #[cfg(feature = "jiff-1")]
 mod jiff_1 {
-    use super::*;
+    use crate::{DateTime, DateTimeError};
 
     impl TryFrom<jiff::Timestamp> for DateTime {
         type Error = DateTimeError;
@@ -96,7 +93,7 @@ mod jiff_1 {
 
 #[cfg(feature = "chrono-04")]
 mod chrono_04 {
-    use super::*;
+    use crate::{DateTime, DateTimeError};
 
     impl TryFrom<chrono::DateTime<chrono::Utc>> for DateTime {
         type Error = DateTimeError;
@@ -129,7 +126,7 @@ mod chrono_04 {
 
 #[cfg(feature = "time-03")]
 mod time_03 {
-    use super::*;
+    use crate::{DateTime, DateTimeError};
 
     impl TryFrom<time::OffsetDateTime> for DateTime {
         type Error = DateTimeError;
@@ -164,7 +161,9 @@ mod time_03 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::DateTime;
+    #[allow(unused_imports)]
+    use alloc::string::ToString;
 
     #[cfg(feature = "std")]
     #[test]

@@ -283,6 +283,7 @@ impl<'a> arbitrary::Arbitrary<'a> for DateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn unix_seconds_round_trip_over_the_whole_range() {

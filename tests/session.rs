@@ -1,0 +1,151 @@
+//! A `Client` and a `Server` driven against each other in memory.
+
+use std::collections::HashMap;
+
+use kairoi_proto::{
+    Client, Config, ConnectionError, DateTime, Event, Instruction, Outcome, RequestId, Runner,
+    Server, ServerEvent, Status,
+};
+
+/// A small deterministic generator, so the shuffles are reproducible.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
+fn instruction(n: usize) -> Instruction {
+    let when = DateTime::from_unix_seconds(1_800_000_000 + n as i64).unwrap();
+    match n % 10 {
+        0 => Instruction::rule_set(format!("rule {n}"), "app.", Runner::shell("run.sh")),
+        1 => Instruction::set(format!("job \"{n}\"\nwith\\escapes 😱"), when),
+        2 => Instruction::set("", when),
+        _ => Instruction::set(format!("app.job.{n}"), when),
+    }
+}
+
+#[test]
+fn ten_thousand_pipelined_instructions_answered_in_shuffled_order() {
+    let config = Config::default().with_max_active(20_000);
+    let mut client = Client::new(config);
+    let mut server = Server::new(config);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+
+    let mut sent: HashMap<RequestId, (Instruction, Outcome)> = HashMap::new();
+    let mut by_wire_id: HashMap<String, usize> = HashMap::new();
+    for n in 0..10_000 {
+        let instruction = instruction(n);
+        let id = client.send(&instruction).unwrap();
+        by_wire_id.insert(id.to_string(), n);
+        // The server answers ERROR to every seventh request.
+        let expected = if n % 7 == 0 {
+            Outcome::Rejected
+        } else {
+            Outcome::Ok
+        };
+        sent.insert(id, (instruction, expected));
+    }
+    assert_eq!(client.in_flight(), 10_000);
+
+    // Client to server, in uneven pieces.
+    let mut sizes = [1usize, 7, 4096, 13, 250].iter().cycle();
+    while let Some(bytes) = client.poll_transmit() {
+        let n = bytes.len().min(*sizes.next().unwrap());
+        server.receive(&bytes[..n]);
+        client.consume_transmit(n);
+    }
+    let mut requests = Vec::new();
+    while let Some(event) = server.poll_event() {
+        let ServerEvent::Request(request) = event else {
+            panic!("unexpected {event:?}");
+        };
+        requests.push(request);
+    }
+    assert_eq!(requests.len(), 10_000);
+    assert_eq!(server.in_flight(), 10_000);
+
+    // Every request arrives as sent; the server answers in a random order.
+    rng.shuffle(&mut requests);
+    for request in requests {
+        let n = by_wire_id[request.token.identifier().as_str()];
+        assert_eq!(request.instruction.as_ref().ok(), Some(&instruction(n)));
+        let status = if n % 7 == 0 {
+            Status::Error
+        } else {
+            Status::Ok
+        };
+        server.respond(request.token, status).unwrap();
+    }
+    assert_eq!(server.in_flight(), 0);
+
+    // Server to client, in uneven pieces; each response ends its request.
+    let mut outcomes = HashMap::new();
+    while let Some(bytes) = server.poll_transmit() {
+        let n = bytes.len().min(*sizes.next().unwrap());
+        client.receive(&bytes[..n]);
+        server.consume_transmit(n);
+        while let Some(event) = client.poll_event() {
+            let Event::Outcome { id, outcome } = event else {
+                panic!("unexpected {event:?}");
+            };
+            assert!(
+                outcomes.insert(id, outcome).is_none(),
+                "two outcomes for {id}"
+            );
+        }
+    }
+    assert_eq!(outcomes.len(), 10_000);
+    for (id, (_, expected)) in &sent {
+        assert_eq!(outcomes[id], *expected, "request {id}");
+    }
+    assert_eq!(client.in_flight(), 0);
+
+    client.receive_eof();
+    assert_eq!(client.poll_event(), Some(Event::Closed { error: None }));
+    assert_eq!(client.poll_event(), None);
+}
+
+#[test]
+fn eof_with_active_requests_ends_each_one_once() {
+    let mut client = Client::new(Config::default());
+    let written = client.send_arguments(["A"]).unwrap();
+    let partial = client.send_arguments(["B"]).unwrap();
+    let queued = client.send_arguments(["C"]).unwrap();
+    // "0 A\n" and half of "1 B\n" leave.
+    client.consume_transmit(6);
+    client.receive_eof();
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::Outcome {
+                id: written,
+                outcome: Outcome::Unknown
+            },
+            Event::Outcome {
+                id: partial,
+                outcome: Outcome::NotSent
+            },
+            Event::Outcome {
+                id: queued,
+                outcome: Outcome::NotSent
+            },
+            Event::Closed {
+                error: Some(ConnectionError::ClosedWithActive { active: 3 })
+            },
+        ]
+    );
+    assert!(client.send_arguments(["D"]).is_err());
+}

@@ -48,10 +48,13 @@ mod jiff_1 {
         }
     }
 
-    impl From<DateTime> for jiff::Timestamp {
-        fn from(t: DateTime) -> jiff::Timestamp {
-            // Years 0000-9999 are inside jiff's range (-9999 to 9999).
-            jiff::Timestamp::from_second(t.unix_seconds()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    /// Fails for the last hours of 9999-12-31, past jiff's latest
+    /// timestamp (9999-12-30 22:00:00 UTC, so that every time zone has a
+    /// civil time).
+    impl TryFrom<DateTime> for jiff::Timestamp {
+        type Error = jiff::Error;
+        fn try_from(t: DateTime) -> Result<Self, Self::Error> {
+            jiff::Timestamp::from_second(t.unix_seconds())
         }
     }
 
@@ -185,11 +188,14 @@ mod tests {
     #[test]
     fn jiff_round_trips() {
         for t in [DateTime::MIN, DateTime::MAX, DateTime::UNIX_EPOCH] {
-            let ts = jiff::Timestamp::from(t);
-            assert_eq!(DateTime::try_from(ts).unwrap(), t);
             let civil = jiff::civil::DateTime::from(t);
             assert_eq!(DateTime::try_from(civil).unwrap(), t);
         }
+        for t in [DateTime::MIN, DateTime::UNIX_EPOCH] {
+            let ts = jiff::Timestamp::try_from(t).unwrap();
+            assert_eq!(DateTime::try_from(ts).unwrap(), t);
+        }
+        assert!(jiff::Timestamp::try_from(DateTime::MAX).is_err());
         let before = jiff::Timestamp::new(-1, -1).unwrap();
         assert_eq!(DateTime::try_from(before).unwrap().unix_seconds(), -2);
     }

@@ -88,10 +88,13 @@ impl Decoder {
         }
     }
 
-    /// Appends bytes read from the transport.
+    /// Appends bytes read from the transport. After an error the decoder
+    /// is dead and drops them, so its memory stays bounded.
     pub fn extend(&mut self, bytes: &[u8]) {
         self.release_frame();
-        self.buf.extend_from_slice(bytes);
+        if self.failed.is_none() {
+            self.buf.extend_from_slice(bytes);
+        }
     }
 
     /// The number of bytes buffered and not yet yielded as a message.

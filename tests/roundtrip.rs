@@ -60,7 +60,7 @@ fn decode_all(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for chunk in chunks(bytes, cuts) {
         decoder.extend(chunk);
-        while let Some(_) = decoder.next_frame().expect("valid stream") {
+        while decoder.next_frame().expect("valid stream").is_some() {
             out.push(
                 decoder
                     .take_message()

@@ -104,6 +104,8 @@ mod config;
 mod datetime;
 pub mod error;
 mod instruction;
+#[cfg(feature = "std")]
+mod request_error;
 pub mod server;
 mod text;
 pub mod wire;
@@ -115,5 +117,7 @@ pub use error::{
     ConnectionError, DateTimeError, DecodeError, InstructionError, RespondError, SendError,
 };
 pub use instruction::{Argument, Arguments, Instruction, Runner};
+#[cfg(feature = "std")]
+pub use request_error::{Cause, RequestError};
 pub use server::{InvalidInstruction, Request, Server, ServerEvent, Status, Token};
 pub use text::Text;

@@ -1,0 +1,105 @@
+//! Every TestServer fault: each request gets exactly one result.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{later, tally};
+use kairoi_std::testing::TestServer;
+use kairoi_tokio::{Client, Instruction, RequestError};
+
+fn batch(prefix: &str, n: usize) -> Vec<Instruction> {
+    (0..n)
+        .map(|i| Instruction::set(format!("{prefix}.{i}"), later()))
+        .collect()
+}
+
+async fn client_for(server: &TestServer, timeout: Duration) -> Client {
+    Client::builder()
+        .request_timeout(timeout)
+        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(50))
+        .connect(server.addr())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn delayed_responses_time_out_and_late_answers_are_absorbed() {
+    let server = TestServer::start().unwrap();
+    let client = client_for(&server, Duration::from_millis(100)).await;
+    server.faults().set_delay(Duration::from_millis(400));
+    let results = client.execute_all(batch("slow", 20)).await;
+    assert_eq!(tally(&results), [0, 0, 20, 0, 0]);
+    server.faults().clear();
+    // The late responses arrive on the same connection and must not be
+    // taken for the answers of new requests.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let results = client.execute_all(batch("fast", 20)).await;
+    assert_eq!(tally(&results), [20, 0, 0, 0, 0]);
+    assert_eq!(server.connections_accepted(), 1);
+}
+
+#[tokio::test]
+async fn close_after_n_requests_then_reconnect() {
+    let server = TestServer::start().unwrap();
+    let client = client_for(&server, Duration::from_secs(5)).await;
+    server.faults().set_close_after(Some(10));
+    let results = client.execute_all(batch("a", 50)).await;
+    let [ok, rejected, timed_out, not_sent, unknown] = tally(&results);
+    assert_eq!(ok + rejected + timed_out + not_sent + unknown, 50);
+    assert!(not_sent + unknown > 0, "the connection closed mid-batch: {results:?}");
+    server.faults().clear();
+    let results = client.execute_all(batch("b", 50)).await;
+    assert_eq!(tally(&results), [50, 0, 0, 0, 0]);
+    assert!(server.connections_accepted() >= 2);
+}
+
+#[tokio::test]
+async fn close_without_answer() {
+    let server = TestServer::start().unwrap();
+    let client = client_for(&server, Duration::from_secs(5)).await;
+    server.faults().set_close_without_answer(true);
+    let err = client.set_job("x", later()).await.unwrap_err();
+    assert!(err.is_unknown(), "{err:?}");
+    server.faults().clear();
+    client.set_job("y", later()).await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_and_unmatched_responses_end_the_connection() {
+    for malformed in [true, false] {
+        let server = TestServer::start().unwrap();
+        let client = client_for(&server, Duration::from_secs(5)).await;
+        if malformed {
+            server.faults().set_malformed_responses(true);
+        } else {
+            server.faults().set_unmatched_responses(true);
+        }
+        let results = client.execute_all(batch("m", 30)).await;
+        assert_eq!(results.len(), 30);
+        for r in &results {
+            match r {
+                Err(RequestError::Unknown { cause }) => {
+                    assert!(matches!(cause, kairoi_proto::Cause::Connection(_)), "{cause}")
+                }
+                other => panic!("expected Unknown, got {other:?}"),
+            }
+        }
+        server.faults().clear();
+        client.set_job("after", later()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_stops_reading_gives_timeouts_not_a_hang() {
+    let server = TestServer::start().unwrap();
+    let client = client_for(&server, Duration::from_millis(300)).await;
+    server.faults().set_stop_reading(true);
+    // Enough bytes to fill the socket buffers.
+    let big = "x".repeat(30_000);
+    let results = client
+        .execute_all((0..400).map(|n| Instruction::set(format!("{big}{n}"), later())))
+        .await;
+    let [ok, rejected, timed_out, not_sent, unknown] = tally(&results);
+    assert_eq!(timed_out, 400, "{:?}", [ok, rejected, timed_out, not_sent, unknown]);
+}

@@ -61,3 +61,12 @@ pub use kairoi_proto::{Config, ConnectionError, DateTime, Instruction, Runner, S
 
 /// The protocol core this crate drives.
 pub use kairoi_proto as proto;
+
+/// The READMEs' examples, compiled and run as doctests.
+#[cfg(doctest)]
+mod readme {
+    #[doc = include_str!("../README.md")]
+    struct Crate;
+    #[doc = include_str!("../../../README.md")]
+    struct Workspace;
+}

@@ -26,6 +26,9 @@ const WRITE_SLICE: Duration = Duration::from_millis(5);
 const MAX_UNWRITTEN: usize = 1 << 20;
 /// How long a connection closing on a fault waits for the client to close.
 const LINGER: Duration = Duration::from_secs(1);
+/// A closing connection waits no longer when the client sent nothing for
+/// this long.
+const LINGER_QUIET: Duration = Duration::from_millis(50);
 
 /// A response waiting for its time.
 struct Pending {
@@ -135,6 +138,8 @@ impl Connection<'_> {
             } else if self.pending.is_empty() || wait > Duration::ZERO {
                 std::thread::sleep(wait.min(IDLE_POLL));
             }
+            // The faults may have changed while this thread waited.
+            let faults = self.shared.faults.snapshot();
             if let Some(end) = self.process(&faults) {
                 return Ok(end);
             }
@@ -307,20 +312,22 @@ impl Connection<'_> {
         }
     }
 
-    /// Closes the sending side after the last response, then waits a
-    /// little for the client to close, so that responses already written
-    /// are not destroyed by a reset.
+    /// Closes the sending side after the last response, then reads what
+    /// the client still sends until it closes or goes quiet, so that
+    /// closing with unread bytes does not reset the connection while the
+    /// client reads the last responses.
     fn linger(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
         let deadline = Instant::now() + LINGER;
+        let mut quiet_until = Instant::now() + LINGER_QUIET;
         let mut buf = [0u8; 4096];
         let _ = self
             .stream
-            .set_read_timeout(Some(Duration::from_millis(20)));
-        while Instant::now() < deadline && !self.shared.is_shutting_down() {
+            .set_read_timeout(Some(Duration::from_millis(10)));
+        while Instant::now() < deadline.min(quiet_until) && !self.shared.is_shutting_down() {
             match self.stream.read(&mut buf) {
                 Ok(0) => return,
-                Ok(_) => {}
+                Ok(_) => quiet_until = Instant::now() + LINGER_QUIET,
                 Err(e) if is_retry(&e) => {}
                 Err(_) => return,
             }

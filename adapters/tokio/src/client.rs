@@ -74,11 +74,9 @@ impl Pending {
         self.guard.armed = false;
         // The driver answers every request it took; a lost reply means the
         // driver itself is gone, after the request may have been written.
-        result.unwrap_or_else(|_| {
-            Err(RequestError::Unknown {
-                cause: Cause::Closed,
-            })
-        })
+        result.unwrap_or(Err(RequestError::Unknown {
+            cause: Cause::Closed,
+        }))
     }
 }
 
@@ -252,7 +250,11 @@ impl Client {
     }
 
     /// Sends the request again as long as the retry policy allows.
-    async fn retry(&self, body: Body, mut result: Result<(), RequestError>) -> Result<(), RequestError> {
+    async fn retry(
+        &self,
+        body: Body,
+        mut result: Result<(), RequestError>,
+    ) -> Result<(), RequestError> {
         let policy = self.shared.builder.retry;
         let mut left = policy.not_sent;
         while left > 0 {
@@ -304,7 +306,7 @@ impl Client {
                 rtt_us = tracing::field::Empty
             ),
         };
-        if commands.send(Command::Send(job)).is_err() {
+        if commands.send(Command::Send(Box::new(job))).is_err() {
             let e = RequestError::NotSent {
                 cause: Cause::Closed,
             };

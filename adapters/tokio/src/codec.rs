@@ -8,8 +8,8 @@
 //! [`NotSent`](kairoi_proto::RequestError::NotSent) from
 //! [`Unknown`](kairoi_proto::RequestError::Unknown).
 
-use bytes::BytesMut;
 use bytes::BufMut;
+use bytes::BytesMut;
 use kairoi_proto::wire::{Decoder as WireDecoder, encode_argument};
 use kairoi_proto::{Config, DecodeError, Text};
 use tokio_util::codec::{Decoder, Encoder};

@@ -30,9 +30,11 @@ pub(crate) struct Job {
 
 #[derive(Debug)]
 pub(crate) enum Command {
-    Send(Job),
+    Send(Box<Job>),
     /// The caller stopped waiting for this ticket.
     Cancel(u64),
     /// Finish the requests already submitted, then close; abort at the deadline.
-    Close { deadline: Instant },
+    Close {
+        deadline: Instant,
+    },
 }

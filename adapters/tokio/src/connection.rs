@@ -136,7 +136,10 @@ async fn open(builder: &Builder, addrs: &[SocketAddr]) -> io::Result<TcpStream> 
             Err(_) => {
                 last = Some(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("connecting to {addr} took longer than {:?}", builder.connect_timeout),
+                    format!(
+                        "connecting to {addr} took longer than {:?}",
+                        builder.connect_timeout
+                    ),
                 ))
             }
         }

@@ -81,7 +81,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                         cause: Cause::Closed,
                     }));
                 } else {
-                    self.queue.push_back(job);
+                    self.queue.push_back(*job);
                 }
             }
             Command::Cancel(ticket) => {

@@ -13,9 +13,15 @@ async fn cancelled_after_the_write_never_steals_a_later_reply() {
     let server = TestServer::start().unwrap();
     let client = Client::connect(server.addr()).await.unwrap();
     server.faults().set_delay(Duration::from_millis(200));
-    server.faults().reject_when(|i| matches!(i, kairoi_proto::Instruction::Set { job, .. } if job.as_str() == "cancelled"));
+    server.faults().reject_when(
+        |i| matches!(i, kairoi_proto::Instruction::Set { job, .. } if job.as_str() == "cancelled"),
+    );
     // Written, then given up: the server still applies it later.
-    let gave_up = tokio::time::timeout(Duration::from_millis(50), client.set_job("cancelled", later())).await;
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(50),
+        client.set_job("cancelled", later()),
+    )
+    .await;
     assert!(gave_up.is_err());
     server.faults().set_delay(Duration::ZERO);
     // The late ERROR for "cancelled" arrives while these wait; none of
@@ -41,14 +47,21 @@ async fn cancelled_before_the_write_is_withdrawn() {
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     // The window holds one request: this one waits in the driver, unsent.
-    let second = tokio::time::timeout(Duration::from_millis(50), client.set_job("withdrawn", later())).await;
+    let second = tokio::time::timeout(
+        Duration::from_millis(50),
+        client.set_job("withdrawn", later()),
+    )
+    .await;
     assert!(second.is_err());
     first.await.unwrap().unwrap();
     server.faults().clear();
     client.set_job("third", later()).await.unwrap();
     assert!(server.job("first").is_some());
     assert!(server.job("third").is_some());
-    assert!(server.job("withdrawn").is_none(), "a withdrawn request reached the server");
+    assert!(
+        server.job("withdrawn").is_none(),
+        "a withdrawn request reached the server"
+    );
 }
 
 #[tokio::test]
@@ -59,7 +72,9 @@ async fn close_waits_for_requests_in_flight() {
     let mut tasks = Vec::new();
     for n in 0..50 {
         let client = client.clone();
-        tasks.push(tokio::spawn(async move { client.set_job(format!("c{n}"), later()).await }));
+        tasks.push(tokio::spawn(async move {
+            client.set_job(format!("c{n}"), later()).await
+        }));
     }
     tokio::time::sleep(Duration::from_millis(30)).await;
     client.close().await;
@@ -80,8 +95,11 @@ async fn dropping_the_client_lets_the_driver_finish() {
     }
     // The driver ends and closes its connection on its own.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while server.open_connections() > 0 {
-        assert!(std::time::Instant::now() < deadline, "driver kept the connection open");
+    while server.connections_open() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "driver kept the connection open"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -94,9 +112,11 @@ async fn reconnects_after_the_server_drops_the_connection() {
         .connect(server.addr())
         .await
         .unwrap();
+    // The server answers one request, then drops the connection.
+    server.faults().set_close_after(Some(1));
     client.set_job("before", later()).await.unwrap();
-    server.drop_connections();
     tokio::time::sleep(Duration::from_millis(50)).await;
+    server.faults().clear();
     // The first request after the drop may find the dead connection; it
     // is reported, never retried silently. The next one reconnects.
     let first = client.set_job("during", later()).await;
@@ -112,12 +132,17 @@ async fn retry_policy_resends_not_sent_requests() {
     let server = TestServer::start().unwrap();
     let client = Client::builder()
         .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(100))
-        .retry(kairoi_tokio::RetryPolicy { not_sent: 2, unknown: false })
+        .retry(kairoi_tokio::RetryPolicy {
+            not_sent: 2,
+            unknown: false,
+        })
         .connect(server.addr())
         .await
         .unwrap();
+    // The server answers one request, then drops the connection.
+    server.faults().set_close_after(Some(1));
     client.set_job("before", later()).await.unwrap();
-    server.drop_connections();
     tokio::time::sleep(Duration::from_millis(50)).await;
+    server.faults().clear();
     client.set_job("after", later()).await.unwrap();
 }

@@ -34,7 +34,9 @@ async fn shuffled_responses_reach_their_own_callers() {
     server.faults().set_shuffle(true);
     // Requests for jobs named "bad.*" are rejected: each caller must get
     // its own answer however the responses are ordered.
-    server.faults().reject_when(|i| matches!(i, Instruction::Set { job, .. } if job.as_str().starts_with("bad.")));
+    server.faults().reject_when(
+        |i| matches!(i, Instruction::Set { job, .. } if job.as_str().starts_with("bad.")),
+    );
     let client = Client::connect(server.addr()).await.unwrap();
     let instructions: Vec<Instruction> = (0..2000)
         .map(|n| {
@@ -46,7 +48,10 @@ async fn shuffled_responses_reach_their_own_callers() {
     assert_eq!(results.len(), 2000);
     for (n, result) in results.iter().enumerate() {
         if n % 3 == 0 {
-            assert!(result.as_ref().unwrap_err().is_rejected(), "{n}: {result:?}");
+            assert!(
+                result.as_ref().unwrap_err().is_rejected(),
+                "{n}: {result:?}"
+            );
         } else {
             assert!(result.is_ok(), "{n}: {result:?}");
         }
@@ -68,7 +73,10 @@ async fn execute_all_keeps_input_order_through_a_small_window() {
         .await;
     let [ok, rejected, ..] = tally(&results);
     assert_eq!(ok + rejected, 5000);
-    assert!(rejected >= 700, "every seventh valid request is rejected: {rejected}");
+    assert!(
+        rejected >= 700,
+        "every seventh valid request is rejected: {rejected}"
+    );
 }
 
 #[tokio::test]
@@ -88,7 +96,10 @@ async fn typed_raw_and_rule_requests() {
     assert!(unknown.unwrap_err().is_rejected());
     let empty: [&str; 0] = [];
     let invalid = client.execute_arguments(empty).await.unwrap_err();
-    assert!(invalid.is_not_sent() && !invalid.is_safe_to_retry(), "{invalid:?}");
+    assert!(
+        invalid.is_not_sent() && !invalid.is_safe_to_retry(),
+        "{invalid:?}"
+    );
 }
 
 async fn time_batch(server: &TestServer, connections: usize) -> Duration {
@@ -112,8 +123,13 @@ async fn a_pool_of_four_beats_one_connection() {
     let server = TestServer::start().unwrap();
     // Each connection handles its requests one at a time, like the
     // reference server's per-connection thread.
-    server.faults().set_per_request_cost(Duration::from_millis(2));
+    server
+        .faults()
+        .set_per_request_cost(Duration::from_millis(2));
     let one = time_batch(&server, 1).await;
     let four = time_batch(&server, 4).await;
-    assert!(four < one, "pool of 4 took {four:?}, one connection {one:?}");
+    assert!(
+        four < one,
+        "pool of 4 took {four:?}, one connection {one:?}"
+    );
 }

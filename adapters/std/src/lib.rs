@@ -57,7 +57,9 @@ pub mod testing;
 
 pub use client::{Client, ClientBuilder, RetryPolicy};
 pub use error::{Cause, Error};
-pub use kairoi_proto::{Config, ConnectionError, DateTime, Instruction, Runner, SendError, Text};
+pub use kairoi_proto::{
+    Config, ConnectionError, DateTime, DateTimeError, Instruction, Runner, SendError, Text,
+};
 
 /// The protocol core this crate drives.
 pub use kairoi_proto as proto;

@@ -302,3 +302,13 @@ fn errors_convert_to_io_errors() {
     let inner: Box<Error> = err.into_inner().unwrap().downcast().unwrap();
     assert!(inner.is_rejected());
 }
+
+#[test]
+fn clients_servers_and_errors_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send::<Client>();
+    send_sync::<TestServer>();
+    send_sync::<Error>();
+    send_sync::<Cause>();
+}

@@ -42,12 +42,11 @@ impl Pass {
         let mut in_flight: HashMap<RequestId, (usize, Option<Instruction>)> = HashMap::new();
         // Requests that lost their connection, waiting for its cause.
         let mut lost: Vec<(usize, Option<Instruction>, bool)> = Vec::new();
-        let mut exhausted = false;
+        let mut items = items.peekable();
         let mut clogged_until: Option<Instant> = None;
         loop {
-            while !exhausted && in_flight.len() < self.window && conn.core.can_send() {
+            while in_flight.len() < self.window && conn.core.can_send() {
                 let Some((index, item)) = items.next() else {
-                    exhausted = true;
                     break;
                 };
                 let instruction = item.borrow();
@@ -63,11 +62,12 @@ impl Pass {
                     Err(e) => sink(index, None, Err(Error::Invalid(e))),
                 }
             }
+            let exhausted = items.peek().is_none();
             if exhausted && in_flight.is_empty() {
                 return None;
             }
             let mut wake = None;
-            if in_flight.is_empty() && !conn.core.can_send() {
+            if in_flight.is_empty() && !exhausted && !conn.core.can_send() {
                 // Only requests that timed out earlier hold the window:
                 // wait a while for their late responses.
                 let until = *clogged_until
@@ -121,7 +121,7 @@ impl Pass {
                             let cause = cause.clone();
                             sink(index, kept, Err(Error::Unknown { cause }));
                         }
-                        for (index, item) in &mut *items {
+                        for (index, item) in items {
                             let kept = self.keep.then(|| item.borrow().clone());
                             let cause = cause.clone();
                             sink(index, kept, Err(Error::NotSent { cause }));

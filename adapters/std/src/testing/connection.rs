@@ -130,7 +130,7 @@ impl Connection<'_> {
             }
             let can_read = !faults.stop_reading
                 && self.server.wants_input()
-                && self.server.buffered_receive() < MAX_UNDECODED
+                && self.server.buffered_receive() < self.max_undecoded()
                 && self.out.len() < MAX_UNWRITTEN;
             let wait = self.wait_time();
             if can_read {
@@ -150,6 +150,13 @@ impl Connection<'_> {
                 return Ok(end);
             }
         }
+    }
+
+    /// The undecoded bytes beyond which the connection stops reading: at
+    /// least one byte more than the longest message allowed, so that an
+    /// unfinished message always either completes or fails.
+    fn max_undecoded(&self) -> usize {
+        MAX_UNDECODED.max(self.server.config().max_message_len().saturating_add(1))
     }
 
     /// How long to wait for input: until the next response is due, at most

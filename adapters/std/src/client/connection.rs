@@ -1,0 +1,263 @@
+//! One connection: a blocking `TcpStream` driven by the core's `Client`.
+//!
+//! The socket stays in blocking mode with short timeouts, so that one
+//! thread keeps reading while it writes: a write blocks at most
+//! [`WRITE_SLICE`] when the server does not read (and not at all once a
+//! write found the socket buffer full, until one goes through whole), and
+//! a read blocks at most [`READ_SLICE`] while bytes wait to be written,
+//! else until the next request deadline.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use kairoi_proto::{ConnectionError, Event};
+
+use super::builder::Settings;
+use crate::Cause;
+
+/// The longest one write blocks while the server does not read.
+const WRITE_SLICE: Duration = Duration::from_millis(2);
+/// The longest one read blocks while bytes wait to be written.
+const READ_SLICE: Duration = Duration::from_millis(1);
+/// How long responses are still read after a write failed.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// A connection to the server.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: TcpStream,
+    pub(crate) core: kairoi_proto::Client,
+    buf: Vec<u8>,
+    read_timeout: Option<Duration>,
+    /// Set when a write failed: only responses already sent are read, until
+    /// `drain_until`.
+    write_error: Option<(io::Error, Instant)>,
+    /// Why the connection was aborted locally, reported instead of
+    /// [`ConnectionError::Aborted`].
+    abort_cause: Option<Cause>,
+    /// The last time a write made progress or nothing waited to be written.
+    last_progress: Instant,
+    /// The last write did not take everything: write without blocking
+    /// until one does.
+    congested: bool,
+}
+
+impl Connection {
+    /// Connects to the first address that accepts, in order.
+    pub(crate) fn open(addrs: &[SocketAddr], settings: &Settings) -> Result<Connection, Cause> {
+        let mut last = None;
+        for addr in addrs {
+            let attempt = match settings.connect_timeout {
+                Some(t) => TcpStream::connect_timeout(addr, t),
+                None => TcpStream::connect(addr),
+            };
+            match attempt.and_then(|s| Self::configure(s, settings)) {
+                Ok(stream) => {
+                    let config = settings
+                        .config
+                        .with_max_active(settings.window.saturating_mul(2));
+                    return Ok(Connection {
+                        stream,
+                        core: kairoi_proto::Client::new(config),
+                        buf: vec![0; 64 * 1024],
+                        read_timeout: None,
+                        write_error: None,
+                        abort_cause: None,
+                        last_progress: Instant::now(),
+                        congested: false,
+                    });
+                }
+                Err(e) => last = Some((addr, e)),
+            }
+        }
+        let (addr, error) = match last {
+            Some((addr, e)) => (addr.to_string(), e),
+            None => (
+                String::from("(no address)"),
+                io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to"),
+            ),
+        };
+        Err(Cause::Connect {
+            addr,
+            error: error.into(),
+        })
+    }
+
+    fn configure(stream: TcpStream, settings: &Settings) -> io::Result<TcpStream> {
+        stream.set_nodelay(settings.nodelay)?;
+        stream.set_write_timeout(Some(WRITE_SLICE))?;
+        Ok(stream)
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+
+    /// Ends the connection now for `cause`: every active request gets its
+    /// outcome, then [`Event::Closed`].
+    pub(crate) fn abort(&mut self, cause: Cause) {
+        if !self.core.is_closed() {
+            self.abort_cause = Some(cause);
+            self.core.abort();
+        }
+    }
+
+    /// The cause to report for a [`Event::Closed`] carrying `error`.
+    pub(crate) fn cause_of(&self, error: Option<ConnectionError>) -> Cause {
+        if let Some(cause) = &self.abort_cause {
+            return cause.clone();
+        }
+        Cause::Protocol(error.unwrap_or(ConnectionError::ClosedWithActive { active: 0 }))
+    }
+
+    /// Whether bytes have waited to be written, with none written, for at
+    /// least `timeout`.
+    pub(crate) fn is_stalled(&self, timeout: Duration) -> bool {
+        self.write_error.is_none()
+            && self.core.poll_transmit().is_some()
+            && self.last_progress.elapsed() >= timeout
+    }
+
+    /// Before a new call on an idle connection: reads what arrived while
+    /// idle, without blocking, and says whether the connection is still
+    /// usable (the server may have closed it in the meantime).
+    pub(crate) fn refresh(&mut self) -> bool {
+        if self.core.is_closed() || self.stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        loop {
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => {
+                    self.core.receive_eof();
+                    break;
+                }
+                Ok(n) => self.core.receive(&self.buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    self.abort(Cause::io(e));
+                    break;
+                }
+            }
+        }
+        if self.stream.set_nonblocking(false).is_err() {
+            return false;
+        }
+        // No request is active between calls: the only event possible is
+        // the end of the connection.
+        while let Some(event) = self.core.poll_event() {
+            if matches!(event, Event::Closed { .. }) {
+                return false;
+            }
+        }
+        !self.core.is_closed()
+    }
+
+    /// One round of I/O: handles due deadlines, writes what the socket
+    /// takes, then reads what arrives, waiting at most until `wake` (and
+    /// the next request deadline). Events are left in the core.
+    pub(crate) fn step(&mut self, wake: Option<Instant>) {
+        let now = Instant::now();
+        if self.core.poll_timeout().is_some_and(|t| t <= now) {
+            self.core.handle_timeout(now);
+            return;
+        }
+        if self.write_error.is_none() {
+            if let Some(bytes) = self.core.poll_transmit() {
+                let len = bytes.len();
+                let written = if self.congested {
+                    // The socket buffer was full: do not block in this
+                    // write while responses may wait to be read.
+                    write_nonblocking(&self.stream, bytes)
+                } else {
+                    (&self.stream).write(bytes)
+                };
+                match written {
+                    Ok(0) => self.write_failed(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        self.core.consume_transmit(n);
+                        self.last_progress = Instant::now();
+                        self.congested = n < len;
+                    }
+                    Err(e) if is_retry(&e) => self.congested = true,
+                    Err(e) => self.write_failed(e),
+                }
+            }
+        }
+        let pending = self.write_error.is_none() && self.core.poll_transmit().is_some();
+        if !pending {
+            self.last_progress = Instant::now();
+        }
+        let drain_until = self.write_error.as_ref().map(|(_, t)| *t);
+        let until = [self.core.poll_timeout(), wake, drain_until]
+            .into_iter()
+            .flatten()
+            .min();
+        let mut wait = until.map(|t| t.saturating_duration_since(Instant::now()));
+        if pending {
+            wait = Some(wait.map_or(READ_SLICE, |w| w.min(READ_SLICE)));
+        }
+        if let Err(e) = self.set_read_timeout(wait) {
+            return self.abort(Cause::io(e));
+        }
+        match self.stream.read(&mut self.buf) {
+            Ok(0) => self.core.receive_eof(),
+            Ok(n) => self.core.receive(&self.buf[..n]),
+            Err(e) if is_retry(&e) => {
+                if drain_until.is_some_and(|t| t <= Instant::now()) {
+                    if let Some((e, _)) = self.write_error.take() {
+                        self.abort(Cause::io(e));
+                    }
+                }
+            }
+            Err(e) => self.abort(Cause::io(e)),
+        }
+    }
+
+    /// Stops writing after a failed write, but keeps reading for a while:
+    /// responses the server sent before it closed are still delivered.
+    fn write_failed(&mut self, e: io::Error) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        self.write_error = Some((e, Instant::now() + DRAIN));
+    }
+
+    /// Sets the read timeout, rounded up to whole milliseconds so that the
+    /// socket option rarely changes. `None` blocks until data arrives.
+    fn set_read_timeout(&mut self, wait: Option<Duration>) -> io::Result<()> {
+        let wait = wait.map(|w| {
+            let ms = w.as_micros().div_ceil(1000).max(1);
+            Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+        });
+        if wait != self.read_timeout {
+            self.stream.set_read_timeout(wait)?;
+            self.read_timeout = wait;
+        }
+        Ok(())
+    }
+
+    /// Closes the socket.
+    pub(crate) fn shutdown(&self) -> io::Result<()> {
+        match self.stream.shutdown(Shutdown::Both) {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes without blocking: the socket is switched to non-blocking mode
+/// for this one write.
+fn write_nonblocking(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    stream.set_nonblocking(true)?;
+    let written = (&*stream).write(bytes);
+    stream.set_nonblocking(false)?;
+    written
+}
+
+/// Whether an I/O error only means "not now".
+fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}

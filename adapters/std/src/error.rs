@@ -1,0 +1,202 @@
+//! [`Error`]: what happened to a request; [`Cause`]: why a connection
+//! ended.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kairoi_proto::{ConnectionError, SendError};
+
+/// Why a request did not end with `OK`.
+///
+/// The variants say what the server may have done, which is what decides
+/// whether sending the request again is safe:
+///
+/// | variant | the server... | retry? |
+/// | --- | --- | --- |
+/// | [`Rejected`](Error::Rejected) | answered `ERROR` | only after fixing the cause |
+/// | [`NotSent`](Error::NotSent) | never saw it | yes |
+/// | [`Unknown`](Error::Unknown) | may have applied it | a `SET` on a job that already ran schedules it again |
+/// | [`TimedOut`](Error::TimedOut) | may still apply it | like `Unknown` |
+/// | [`Invalid`](Error::Invalid) | never saw it: the request cannot be sent | no |
+///
+/// It converts to [`std::io::Error`] for code that works in I/O errors.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered `ERROR`: the instruction is invalid for it, or
+    /// the job's runner is running right now.
+    #[error("rejected by the server (ERROR): invalid instruction, or the job is running now")]
+    Rejected,
+    /// No response came within the request timeout. The server may still
+    /// apply the request; its late response is ignored.
+    #[error("no response within {timeout:?}")]
+    TimedOut {
+        /// The request timeout.
+        timeout: Duration,
+    },
+    /// The connection could not be opened, or ended, before the request's
+    /// last byte was written: the server never saw it.
+    #[error("not sent: {cause}")]
+    NotSent {
+        /// Why the connection could not be used.
+        cause: Cause,
+    },
+    /// The request was written, then the connection ended before the
+    /// response: the server may or may not have applied it.
+    #[error("outcome unknown, the request was written before the connection ended: {cause}")]
+    Unknown {
+        /// Why the connection ended.
+        cause: Cause,
+    },
+    /// The request cannot be sent (it is longer than the message limit,
+    /// for example). Nothing was written.
+    #[error("invalid request: {0}")]
+    Invalid(SendError),
+}
+
+impl Error {
+    /// Whether the server answered `ERROR`.
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, Error::Rejected)
+    }
+
+    /// Whether no response came within the request timeout.
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, Error::TimedOut { .. })
+    }
+
+    /// Whether the request was never sent.
+    pub fn is_not_sent(&self) -> bool {
+        matches!(self, Error::NotSent { .. })
+    }
+
+    /// Whether the request was written and the connection ended before
+    /// its response.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Error::Unknown { .. })
+    }
+
+    /// Whether the request could not be sent because of its own content.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, Error::Invalid(_))
+    }
+
+    /// Whether sending the same request again cannot apply it twice: it
+    /// was never sent (and not because of its content).
+    pub fn is_safe_to_retry(&self) -> bool {
+        self.is_not_sent()
+    }
+
+    /// Why the connection ended, for [`Error::NotSent`] and
+    /// [`Error::Unknown`].
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            Error::NotSent { cause } | Error::Unknown { cause } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// The closest [`io::ErrorKind`].
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Rejected => io::ErrorKind::Other,
+            Error::TimedOut { .. } => io::ErrorKind::TimedOut,
+            Error::NotSent { cause } | Error::Unknown { cause } => cause.kind(),
+            Error::Invalid(_) => io::ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}
+
+/// Why a connection could not be opened or ended. Shared by every request
+/// it affected.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// No address of the server accepted a connection in time.
+    #[error("cannot connect to {addr}: {error}")]
+    Connect {
+        /// The address tried last.
+        addr: String,
+        /// What connecting to it returned.
+        error: Arc<io::Error>,
+    },
+    /// Reading or writing the socket failed.
+    #[error("i/o error: {0}")]
+    Io(Arc<io::Error>),
+    /// The server closed the connection or broke the protocol.
+    #[error("{0}")]
+    Protocol(ConnectionError),
+    /// The server read nothing for the whole request timeout while
+    /// requests waited to be written; the connection was dropped.
+    #[error("the server read nothing for {waited:?}, connection dropped")]
+    Stalled {
+        /// How long nothing could be written.
+        waited: Duration,
+    },
+    /// Requests that timed out never got their late response, and they
+    /// filled the window; the connection was dropped.
+    #[error("{count} timed-out requests never got their late response, connection dropped")]
+    Clogged {
+        /// How many late responses were still awaited.
+        count: usize,
+    },
+}
+
+impl Cause {
+    /// The closest [`io::ErrorKind`].
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Cause::Connect { error, .. } | Cause::Io(error) => error.kind(),
+            Cause::Protocol(ConnectionError::ClosedWithActive { .. }) => {
+                io::ErrorKind::ConnectionReset
+            }
+            Cause::Protocol(ConnectionError::Aborted) => io::ErrorKind::ConnectionAborted,
+            Cause::Protocol(_) => io::ErrorKind::InvalidData,
+            Cause::Stalled { .. } | Cause::Clogged { .. } => io::ErrorKind::TimedOut,
+        }
+    }
+
+    pub(crate) fn io(error: io::Error) -> Cause {
+        Cause::Io(Arc::new(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_convert_to_io_errors_with_a_matching_kind() {
+        let timed_out = Error::TimedOut {
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(io::Error::from(timed_out).kind(), io::ErrorKind::TimedOut);
+        let reset = Error::Unknown {
+            cause: Cause::Protocol(ConnectionError::ClosedWithActive { active: 2 }),
+        };
+        let io = io::Error::from(reset);
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionReset);
+        assert!(io.to_string().contains("2 request(s) active"), "{io}");
+        let inner = io.into_inner().unwrap().downcast::<Error>().unwrap();
+        assert!(inner.is_unknown() && !inner.is_safe_to_retry());
+        let refused = Error::NotSent {
+            cause: Cause::Connect {
+                addr: "127.0.0.1:1".into(),
+                error: Arc::new(io::ErrorKind::ConnectionRefused.into()),
+            },
+        };
+        assert!(refused.is_safe_to_retry());
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            io::Error::from(Error::Invalid(SendError::EmptyBody)).kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+}

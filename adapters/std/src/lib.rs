@@ -1,0 +1,74 @@
+//! A blocking client for the [Kairoi](https://github.com/kairoi-rs/kairoi)
+//! job scheduler over std TCP, and [`testing::TestServer`], a Kairoi
+//! server in memory for your tests.
+//!
+//! Kairoi runs *jobs* (an identifier and a UTC time) with the *rule* whose
+//! pattern is the longest prefix of the job identifier. This crate speaks
+//! its protocol, KCP, through the sans-IO core [`kairoi_proto`]:
+//!
+//! - [`Client`] is for scripts and synchronous services: one call, one
+//!   outcome; [`Client::execute_all`] pipelines a batch of any size;
+//! - [`testing::TestServer`] lets you test that your code schedules the
+//!   right jobs without installing Kairoi, with a clock you control and
+//!   faults you inject.
+//!
+//! ```
+//! use kairoi_std::testing::TestServer;
+//! use kairoi_std::{Client, DateTime, Instruction, Runner};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = TestServer::start()?;
+//! # let addr = server.addr();
+//! // `addr` is your Kairoi server, 127.0.0.1:5678 by default.
+//! let mut client = Client::connect(addr)?;
+//! client.set_rule("reports", "app.report.", Runner::shell("/srv/bin/report"))?;
+//!
+//! let when: DateTime = "2030-01-01 06:00:00".parse()?;
+//! client.set_job("app.report.daily", when)?;
+//!
+//! // A thousand jobs in one pipelined batch: one result each, in order.
+//! let batch: Vec<Instruction> = (0..1000)
+//!     .map(|n| Instruction::set(format!("app.report.{n}"), when))
+//!     .collect();
+//! let results = client.execute_all(&batch);
+//! assert!(results.iter().all(Result::is_ok));
+//! # assert_eq!(server.job_count(), 1001);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Outcomes
+//!
+//! Every request ends in exactly one result. An [`Error`] says what
+//! happened to the request, which decides whether sending it again is
+//! safe: [`Error::Rejected`] (the server answered `ERROR`),
+//! [`Error::TimedOut`], [`Error::NotSent`] (never seen by the server: safe
+//! to retry), [`Error::Unknown`] (written, then the connection ended: the
+//! server may have applied it) and [`Error::Invalid`]. After a broken
+//! connection the next call reconnects; requests are sent again only as a
+//! [`RetryPolicy`] allows.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod error;
+pub mod testing;
+
+pub use client::{Client, ClientBuilder, RetryPolicy};
+pub use error::{Cause, Error};
+pub use kairoi_proto::{
+    Config, ConnectionError, DateTime, DateTimeError, Instruction, Runner, SendError, Text,
+};
+
+/// The protocol core this crate drives.
+pub use kairoi_proto as proto;
+
+/// The READMEs' examples, compiled and run as doctests.
+#[cfg(doctest)]
+mod readme {
+    #[doc = include_str!("../README.md")]
+    struct Crate;
+    #[doc = include_str!("../../../README.md")]
+    struct Workspace;
+}

@@ -1,0 +1,357 @@
+//! One connection of the test server: the core's `Server` between a socket
+//! and the scheduler, with the faults applied.
+
+use std::cmp::{Ordering as CmpOrdering, Reverse};
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
+
+use super::faults::Settings;
+use super::lock;
+use super::server::Shared;
+
+/// The longest a connection blocks in one read before it looks at the
+/// faults and the shutdown flag again.
+const READ_POLL: Duration = Duration::from_millis(50);
+/// The longest a connection sleeps while it does not read.
+const IDLE_POLL: Duration = Duration::from_millis(5);
+/// The longest one write blocks when the client does not read.
+const WRITE_SLICE: Duration = Duration::from_millis(5);
+/// Responses buffered for a client that does not read, beyond which the
+/// connection stops reading requests.
+const MAX_UNWRITTEN: usize = 1 << 20;
+/// Bytes read and not yet decoded (the core decodes no more while
+/// `max_active` requests are unanswered) beyond which a connection stops
+/// reading: growing the receive buffer further only costs copies.
+const MAX_UNDECODED: usize = 256 * 1024;
+/// How long a connection closing on a fault waits for the client to close.
+const LINGER: Duration = Duration::from_secs(1);
+/// A closing connection waits no longer when the client sent nothing for
+/// this long.
+const LINGER_QUIET: Duration = Duration::from_millis(50);
+
+/// A response waiting for its time.
+struct Pending {
+    ready_at: Instant,
+    order: u64,
+    token: Token,
+    status: Status,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (self.ready_at, self.order).cmp(&(other.ready_at, other.order))
+    }
+}
+
+/// How a connection ends.
+enum End {
+    /// Flush, close the sending side, wait briefly for the client to close.
+    Graceful,
+    /// Close at once, dropping every unwritten response.
+    Abrupt,
+}
+
+struct Connection<'a> {
+    shared: &'a Shared,
+    stream: TcpStream,
+    server: Server,
+    pending: BinaryHeap<Reverse<Pending>>,
+    out: Vec<u8>,
+    order: u64,
+    received: usize,
+    answered: usize,
+    /// When the one-at-a-time worker of `per_request_cost` is next free.
+    worker_free_at: Instant,
+    rng: u64,
+    read_timeout: Option<Duration>,
+}
+
+/// Serves one connection until it ends.
+pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    if stream.set_write_timeout(Some(WRITE_SLICE)).is_err() {
+        return;
+    }
+    let seed = shared.accepted.load(Ordering::Relaxed) as u64;
+    let mut conn = Connection {
+        shared,
+        server: Server::new(shared.config),
+        stream,
+        pending: BinaryHeap::new(),
+        out: Vec::new(),
+        order: 0,
+        received: 0,
+        answered: 0,
+        worker_free_at: Instant::now(),
+        rng: 0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d),
+        read_timeout: None,
+    };
+    match conn.run() {
+        Ok(End::Graceful) => conn.linger(),
+        Ok(End::Abrupt) | Err(_) => {
+            let _ = conn.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Connection<'_> {
+    fn run(&mut self) -> io::Result<End> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if self.shared.is_shutting_down() {
+                return Ok(End::Abrupt);
+            }
+            let faults = self.shared.faults.snapshot();
+            self.release(&faults);
+            self.flush()?;
+            if let Some(n) = faults.close_after {
+                if self.answered >= n && self.out.is_empty() {
+                    return Ok(End::Graceful);
+                }
+            }
+            if self.server.is_done() && self.pending.is_empty() && self.out.is_empty() {
+                return Ok(End::Graceful);
+            }
+            let can_read = !faults.stop_reading
+                && self.server.wants_input()
+                && self.server.buffered_receive() < self.max_undecoded()
+                && self.out.len() < MAX_UNWRITTEN;
+            let wait = self.wait_time();
+            if can_read {
+                self.set_read_timeout(wait)?;
+                match self.stream.read(&mut buf) {
+                    Ok(0) => self.server.receive_eof(),
+                    Ok(n) => self.server.receive(&buf[..n]),
+                    Err(e) if is_retry(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            } else if self.pending.is_empty() || wait > Duration::ZERO {
+                std::thread::sleep(wait.min(IDLE_POLL));
+            }
+            // The faults may have changed while this thread waited.
+            let faults = self.shared.faults.snapshot();
+            if let Some(end) = self.process(&faults) {
+                return Ok(end);
+            }
+        }
+    }
+
+    /// The undecoded bytes beyond which the connection stops reading: at
+    /// least one byte more than the longest message allowed, so that an
+    /// unfinished message always either completes or fails.
+    fn max_undecoded(&self) -> usize {
+        MAX_UNDECODED.max(self.server.config().max_message_len().saturating_add(1))
+    }
+
+    /// How long to wait for input: until the next response is due, at most
+    /// [`READ_POLL`], and briefly while responses wait to be written.
+    fn wait_time(&self) -> Duration {
+        let mut wait = READ_POLL;
+        if let Some(Reverse(next)) = self.pending.peek() {
+            wait = wait.min(next.ready_at.saturating_duration_since(Instant::now()));
+        }
+        if !self.out.is_empty() {
+            wait = wait.min(Duration::from_millis(1));
+        }
+        wait
+    }
+
+    fn set_read_timeout(&mut self, wait: Duration) -> io::Result<()> {
+        // A zero timeout means "block forever" to the socket API.
+        let wait = Some(wait.max(Duration::from_micros(100)));
+        if self.read_timeout != wait {
+            self.stream.set_read_timeout(wait)?;
+            self.read_timeout = wait;
+        }
+        Ok(())
+    }
+
+    /// Decodes the requests read so far: invalid ones are answered at once,
+    /// valid ones are applied together, and their answers queued after.
+    fn process(&mut self, faults: &Settings) -> Option<End> {
+        let now = Instant::now();
+        let mut valid: Vec<(Token, Instruction)> = Vec::new();
+        while let Some(event) = self.server.poll_event() {
+            match event {
+                ServerEvent::Request(request) => {
+                    self.received += 1;
+                    self.shared.requests.fetch_add(1, Ordering::Relaxed);
+                    if faults.close_without_answer {
+                        return Some(End::Abrupt);
+                    }
+                    if faults.close_after.is_some_and(|n| self.received > n) {
+                        // Past the fault's limit: never applied, never
+                        // answered; the connection closes once the first
+                        // requests are answered.
+                        continue;
+                    }
+                    match request.instruction {
+                        Ok(instruction) => valid.push((request.token, instruction)),
+                        Err(_) => self.queue(request.token, Status::Error, now + faults.delay),
+                    }
+                }
+                ServerEvent::Ended => {}
+                // The reference server closes without answering anything.
+                ServerEvent::Failed(_) => return Some(End::Abrupt),
+                _ => {}
+            }
+        }
+        if valid.is_empty() {
+            return None;
+        }
+        let statuses: Vec<Status> = {
+            let mut state = lock(&self.shared.state);
+            let statuses = valid
+                .iter()
+                .map(|(_, instruction)| {
+                    if self.shared.faults.rejects(faults, instruction) {
+                        Status::Error
+                    } else {
+                        state.apply(instruction)
+                    }
+                })
+                .collect();
+            state.fire_due();
+            statuses
+        };
+        self.shared.changed.notify_all();
+        for ((token, _), status) in valid.into_iter().zip(statuses) {
+            let mut ready_at = now;
+            if !faults.per_request_cost.is_zero() {
+                self.worker_free_at = self.worker_free_at.max(now) + faults.per_request_cost;
+                ready_at = self.worker_free_at;
+            }
+            self.queue(token, status, ready_at + faults.delay);
+        }
+        None
+    }
+
+    fn queue(&mut self, token: Token, status: Status, ready_at: Instant) {
+        self.order += 1;
+        self.pending.push(Reverse(Pending {
+            ready_at,
+            order: self.order,
+            token,
+            status,
+        }));
+    }
+
+    /// Moves the responses that are due into the output buffer.
+    fn release(&mut self, faults: &Settings) {
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        while self
+            .pending
+            .peek()
+            .is_some_and(|Reverse(p)| p.ready_at <= now)
+        {
+            if let Some(Reverse(p)) = self.pending.pop() {
+                ready.push(p);
+            }
+        }
+        if faults.shuffle {
+            self.shuffle(&mut ready);
+        }
+        for p in ready {
+            if faults.close_after.is_some_and(|n| self.answered >= n) {
+                return;
+            }
+            self.answered += 1;
+            let identifier = p.token.identifier().clone();
+            if self.server.respond(p.token, p.status).is_err() {
+                continue;
+            }
+            if faults.malformed_responses || faults.unmatched_responses {
+                // Drop the well-formed answer the core wrote.
+                let len = self.server.poll_transmit().map_or(0, <[u8]>::len);
+                self.server.consume_transmit(len);
+                if faults.malformed_responses {
+                    self.out.extend_from_slice(b"0 \"\\x\"\n");
+                } else {
+                    self.out.extend_from_slice(b"unmatched-");
+                    self.out.extend_from_slice(identifier.as_bytes());
+                    self.out.push(b' ');
+                    self.out.extend_from_slice(p.status.as_str().as_bytes());
+                    self.out.push(b'\n');
+                }
+            } else if let Some(bytes) = self.server.poll_transmit() {
+                self.out.extend_from_slice(bytes);
+                let len = bytes.len();
+                self.server.consume_transmit(len);
+            }
+        }
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            let j = (self.rng % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+
+    /// Writes what it can of the output buffer, blocking at most
+    /// [`WRITE_SLICE`] when the client does not read.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        match self.stream.write(&self.out) {
+            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                self.out.drain(..n);
+                Ok(())
+            }
+            Err(e) if is_retry(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes the sending side after the last response, then reads what
+    /// the client still sends until it closes or goes quiet, so that
+    /// closing with unread bytes does not reset the connection while the
+    /// client reads the last responses.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + LINGER;
+        let mut quiet_until = Instant::now() + LINGER_QUIET;
+        let mut buf = [0u8; 4096];
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(10)));
+        while Instant::now() < deadline.min(quiet_until) && !self.shared.is_shutting_down() {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => quiet_until = Instant::now() + LINGER_QUIET,
+                Err(e) if is_retry(&e) => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Whether an I/O error only means "not now".
+fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}

@@ -1,0 +1,206 @@
+//! The listener, its accept loop, the timer that fires due jobs, and a
+//! clean shutdown that joins every thread.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use kairoi_proto::Config;
+
+use super::clock::Clock;
+use super::connection;
+use super::faults::Faults;
+use super::lock;
+use super::scheduler::Scheduler;
+
+/// The longest the timer sleeps without looking at the clock again (a
+/// real clock may be moved by the system).
+const TIMER_MAX_SLEEP: Duration = Duration::from_millis(500);
+
+/// State shared by the server's threads and the [`TestServer`] handle.
+///
+/// [`TestServer`]: super::TestServer
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<Scheduler>,
+    /// Notified when rules, jobs, the clock or the execution log change.
+    pub(crate) changed: Condvar,
+    pub(crate) faults: Faults,
+    pub(crate) config: Config,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) accepted: AtomicUsize,
+    pub(crate) open: AtomicUsize,
+    pub(crate) requests: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Fires the jobs that are due and wakes whoever waits for changes.
+    pub(crate) fn fire_due(&self) {
+        let fired = lock(&self.state).fire_due();
+        if fired > 0 {
+            self.changed.notify_all();
+        }
+    }
+}
+
+/// The open connections: a handle to close each one, and its thread.
+type Registry = Mutex<Vec<(TcpStream, JoinHandle<()>)>>;
+
+/// The running threads of a test server.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+    timer: Option<JoinHandle<()>>,
+    connections: Arc<Registry>,
+}
+
+impl Running {
+    pub(crate) fn start(clock: Clock, config: Config, faults: Faults) -> io::Result<Running> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Scheduler::new(clock)),
+            changed: Condvar::new(),
+            faults,
+            config,
+            shutdown: AtomicBool::new(false),
+            accepted: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+        });
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let timer = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("kairoi-test-timer".into())
+                .spawn(move || run_timer(&shared))?
+        };
+        let mut running = Running {
+            shared: Arc::clone(&shared),
+            addr,
+            accept: None,
+            timer: Some(timer),
+            connections: Arc::clone(&connections),
+        };
+        let accept = thread::Builder::new()
+            .name("kairoi-test-accept".into())
+            .spawn(move || accept_loop(&listener, &shared, &connections))?;
+        running.accept = Some(accept);
+        Ok(running)
+    }
+
+    /// Stops accepting, closes every connection and joins every thread.
+    pub(crate) fn stop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.changed.notify_all();
+        if let Some(accept) = self.accept.take() {
+            // Wake the blocking accept. If even that fails the thread is
+            // left to end at its next accept: it owns nothing but the
+            // listener and a reference to the shared state.
+            if TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok() {
+                let _ = accept.join();
+            }
+        }
+        let connections = std::mem::take(&mut *lock(&self.connections));
+        for (stream, _) in &connections {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        for (_, handle) in connections {
+            let _ = handle.join();
+        }
+        if let Some(timer) = self.timer.take() {
+            let _ = timer.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Registry) {
+    loop {
+        let accepted = listener.accept();
+        if shared.is_shutting_down() {
+            return;
+        }
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors or an aborted handshake: try again.
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let Ok(handle) = stream.try_clone() else {
+            continue;
+        };
+        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        shared.open.fetch_add(1, Ordering::AcqRel);
+        let for_thread = Arc::clone(shared);
+        let spawned = thread::Builder::new()
+            .name("kairoi-test-conn".into())
+            .spawn(move || {
+                connection::serve(&for_thread, stream);
+                {
+                    // Under the lock, so that a waiter cannot miss the change.
+                    let _state = lock(&for_thread.state);
+                    for_thread.open.fetch_sub(1, Ordering::AcqRel);
+                }
+                for_thread.changed.notify_all();
+            });
+        let mut list = lock(connections);
+        // Forget the connections that ended.
+        list.retain(|(_, h)| !h.is_finished());
+        match spawned {
+            Ok(thread) => list.push((handle, thread)),
+            Err(_) => {
+                shared.open.fetch_sub(1, Ordering::AcqRel);
+                let _ = handle.shutdown(Shutdown::Both);
+            }
+        }
+        drop(list);
+        // A stop() that took the list while this connection was being
+        // registered missed it: close it here.
+        if shared.is_shutting_down() {
+            for (stream, _) in lock(connections).iter() {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Fires due jobs when their time comes (real clock), or whenever the
+/// state changes (a manual clock moved, a job set in the past).
+fn run_timer(shared: &Shared) {
+    let mut state = lock(&shared.state);
+    loop {
+        if shared.is_shutting_down() {
+            return;
+        }
+        if state.fire_due() > 0 {
+            shared.changed.notify_all();
+        }
+        let wait = state
+            .next_wait()
+            .map_or(TIMER_MAX_SLEEP, |w| w.min(TIMER_MAX_SLEEP));
+        // A job due within the next second is fired when its second
+        // starts; wait at least 1 ms so that rounding cannot spin.
+        let wait = wait.max(Duration::from_millis(1));
+        state = match shared.changed.wait_timeout(state, wait) {
+            Ok((guard, _)) => guard,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
+}

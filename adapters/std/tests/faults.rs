@@ -1,0 +1,253 @@
+//! Every fault of the TestServer against a pipelined batch: each request
+//! in flight gets exactly one outcome, none twice, none dropped.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Raw, at, each_exactly_once, jobs, tally};
+use kairoi_std::testing::TestServer;
+use kairoi_std::{Cause, Client, ConnectionError, Instruction};
+
+fn client(server: &TestServer, window: usize) -> Client {
+    Client::builder()
+        .window(window)
+        .request_timeout(Some(Duration::from_secs(5)))
+        .connect(server.addr())
+        .unwrap()
+}
+
+/// After a fault is cleared, the same client works again (reconnecting if
+/// the fault broke its connection).
+fn recovers(server: &TestServer, client: &mut Client) {
+    server.faults().clear();
+    let results = client.execute_all(jobs("after.", 100));
+    assert_eq!(tally(&results, 100).ok, 100);
+}
+
+#[test]
+fn delayed_responses_all_arrive() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_delay(Duration::from_millis(50));
+    let mut client = client(&server, 128);
+    let start = Instant::now();
+    let results = each_exactly_once(&mut client, &jobs("d.", 1000));
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert_eq!(tally(&results, 1000).ok, 1000);
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn chosen_requests_are_rejected_and_not_applied() {
+    let server = TestServer::start().unwrap();
+    server.faults().reject_every(3);
+    let mut client = client(&server, 64);
+    let batch = jobs("e.", 300);
+    let results = each_exactly_once(&mut client, &batch);
+    let t = tally(&results, 300);
+    assert_eq!((t.ok, t.rejected), (200, 100));
+    assert_eq!(server.job_count(), 200);
+    for (n, r) in results.iter().enumerate() {
+        let applied = server.job(&format!("e.{n}")).is_some();
+        assert_eq!(r.is_ok(), applied, "job {n}");
+    }
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn shuffled_responses_are_matched_by_identifier() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_shuffle(true);
+    server
+        .faults()
+        .reject_when(|i| matches!(i, Instruction::Set { job, .. } if job.as_str().ends_with("3")));
+    let mut client = client(&server, 256);
+    let results = each_exactly_once(&mut client, &jobs("s.", 2000));
+    for (n, r) in results.iter().enumerate() {
+        assert_eq!(r.is_ok(), n % 10 != 3, "job {n}: {r:?}");
+    }
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn closing_after_n_requests_answers_exactly_those() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_close_after(Some(25));
+    let mut client = client(&server, 64);
+    let results = each_exactly_once(&mut client, &jobs("c.", 200));
+    let t = tally(&results, 200);
+    assert_eq!(t.ok, 25, "{t:?}");
+    assert_eq!(t.ok + t.unknown + t.not_sent, 200, "{t:?}");
+    assert!(t.unknown >= 1, "requests were written past the 25th: {t:?}");
+    assert!(results[..25].iter().all(Result::is_ok));
+    assert_eq!(server.job_count(), 25);
+    for r in &results[25..] {
+        let cause = r.as_ref().unwrap_err().cause().expect("a cause");
+        assert!(
+            matches!(
+                cause,
+                Cause::Protocol(ConnectionError::ClosedWithActive { .. }) | Cause::Io(_)
+            ),
+            "{cause:?}"
+        );
+    }
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn closing_without_answer_leaves_every_written_request_unknown() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_delay(Duration::from_millis(20));
+    let mut client = client(&server, 64);
+    // Answered normally first (delayed), then the fault hits mid-batch.
+    assert_eq!(tally(&client.execute_all(jobs("pre.", 10)), 10).ok, 10);
+    server.faults().set_close_without_answer(true);
+    let results = each_exactly_once(&mut client, &jobs("x.", 500));
+    let t = tally(&results, 500);
+    assert_eq!(t.ok, 0, "{t:?}");
+    assert!(t.unknown >= 1, "{t:?}");
+    assert_eq!(t.unknown + t.not_sent, 500, "{t:?}");
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn malformed_responses_end_the_connection_with_unknown_outcomes() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_malformed_responses(true);
+    let mut client = client(&server, 32);
+    let results = each_exactly_once(&mut client, &jobs("m.", 100));
+    let t = tally(&results, 100);
+    assert_eq!(t.ok, 0, "{t:?}");
+    assert!(t.unknown >= 1, "{t:?}");
+    assert_eq!(t.unknown + t.not_sent, 100);
+    let err = results
+        .iter()
+        .find_map(|r| r.as_ref().err().filter(|e| e.is_unknown()))
+        .unwrap();
+    assert!(
+        matches!(
+            err.cause(),
+            Some(Cause::Protocol(ConnectionError::Malformed(_)))
+        ),
+        "{err:?}"
+    );
+    // The server applied what it answered with garbage: Unknown was right.
+    assert!(server.job_count() >= 1);
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn unmatched_responses_end_the_connection_with_unknown_outcomes() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_unmatched_responses(true);
+    let mut client = client(&server, 32);
+    let results = each_exactly_once(&mut client, &jobs("u.", 100));
+    let t = tally(&results, 100);
+    assert_eq!(t.ok, 0, "{t:?}");
+    assert_eq!(t.unknown + t.not_sent, 100, "{t:?}");
+    let err = results[0].as_ref().unwrap_err();
+    assert!(
+        matches!(
+            err.cause(),
+            Some(Cause::Protocol(ConnectionError::UnmatchedResponse { .. }))
+        ),
+        "{err:?}"
+    );
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn a_server_that_stops_reading_is_reported_not_waited_for_forever() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_stop_reading(true);
+    let timeout = Duration::from_millis(500);
+    // A window far larger than the socket buffers, and long requests, so
+    // the client blocks in writes: ~100 bytes x 200,000 = 20 MB.
+    let mut client = Client::builder()
+        .window(200_000)
+        .request_timeout(Some(timeout))
+        .connect(server.addr())
+        .unwrap();
+    let when = at("2031-01-01 00:00:00");
+    let batch: Vec<Instruction> = (0..200_000)
+        .map(|n| Instruction::set(format!("stalled.job.with.a.long.identifier.{n:060}"), when))
+        .collect();
+    let start = Instant::now();
+    let results = each_exactly_once(&mut client, &batch);
+    let elapsed = start.elapsed();
+    let t = tally(&results, batch.len());
+    assert_eq!(t.ok, 0, "{t:?}");
+    assert!(t.timed_out >= 1, "{t:?}");
+    // Requests whose bytes never left were withdrawn at their deadline,
+    // or the stalled connection was dropped.
+    assert!(elapsed >= timeout, "{elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "it must not hang: {elapsed:?}"
+    );
+    assert_eq!(server.requests_received(), 0);
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn a_malformed_request_closes_the_connection_as_the_reference_server_does() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_delay(Duration::from_millis(100));
+    let mut raw = Raw::connect(server.addr());
+    // A valid request, then one that can never parse: nothing is answered,
+    // not even the valid request already read.
+    raw.send(b"1 SET a \"2031-01-01 00:00:00\"\n");
+    std::thread::sleep(Duration::from_millis(20));
+    raw.send(b"2\n");
+    let (text, ended) = raw.read_lines(1);
+    assert!(ended);
+    assert_eq!(text, "");
+    // It was applied, though: the answer is what got lost.
+    assert!(server.job("a").is_some());
+}
+
+#[test]
+fn faults_change_while_a_client_runs() {
+    let server = TestServer::start().unwrap();
+    let mut client = client(&server, 16);
+    for round in 0..6 {
+        match round % 3 {
+            0 => server.faults().set_shuffle(true),
+            1 => server.faults().set_delay(Duration::from_millis(5)),
+            _ => server.faults().clear(),
+        }
+        let results = each_exactly_once(&mut client, &jobs(&format!("r{round}."), 300));
+        assert_eq!(tally(&results, 300).ok, 300);
+    }
+    assert_eq!(server.connections_accepted(), 1);
+}
+
+#[test]
+fn unanswered_requests_fill_the_window_then_the_connection_is_dropped() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_stop_reading(true);
+    let mut client = Client::builder()
+        .window(16)
+        .request_timeout(Some(Duration::from_millis(100)))
+        .connect(server.addr())
+        .unwrap();
+    // Small requests: all fit in the socket buffers and are written, so
+    // each times out, and the window stays held by late responses.
+    for round in 0..2 {
+        let results = each_exactly_once(&mut client, &jobs(&format!("w{round}."), 16));
+        let t = tally(&results, 16);
+        assert_eq!(t.timed_out, 16, "round {round}: {t:?} {:?}", results[0]);
+    }
+    // Thirty-two requests await a late response: no room for more. The
+    // client waits one timeout, then drops the connection.
+    let results = each_exactly_once(&mut client, &jobs("w2.", 16));
+    let t = tally(&results, 16);
+    assert_eq!(t.not_sent, 16, "{t:?} {:?}", results[0]);
+    let err = results[0].as_ref().unwrap_err();
+    assert!(
+        matches!(err.cause(), Some(Cause::Clogged { count: 32 })),
+        "{err:?}"
+    );
+    assert!(!client.is_connected());
+    recovers(&server, &mut client);
+}

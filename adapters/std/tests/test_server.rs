@@ -1,0 +1,300 @@
+//! The TestServer's Kairoi semantics, over real loopback connections.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Raw, at};
+use kairoi_std::testing::{Clock, JobStatus, RunOutcome, TestServer};
+use kairoi_std::{Client, Runner};
+
+fn manual(start: &str) -> TestServer {
+    TestServer::builder()
+        .clock(Clock::Manual(at(start)))
+        .start()
+        .expect("server starts")
+}
+
+#[test]
+fn jobs_fire_against_the_longest_matching_rule() {
+    let server = manual("2030-01-01 00:00:00");
+    let mut client = Client::connect(server.addr()).unwrap();
+    client.set_rule("all", "", Runner::shell("all.sh")).unwrap();
+    client
+        .set_rule("app", "app.", Runner::shell("app.sh"))
+        .unwrap();
+    client
+        .set_rule(
+            "mail",
+            "app.mail.",
+            Runner::amqp("amqp://u:p@h:5672/v", "x", "k"),
+        )
+        .unwrap();
+    let when = at("2030-01-01 00:01:00");
+    for job in ["app.mail.1", "app.sms.1", "misc"] {
+        client.set_job(job, when).unwrap();
+    }
+    assert_eq!(server.rules().len(), 3);
+    assert!(server.executions().is_empty());
+    assert_eq!(server.job("misc").unwrap().status, JobStatus::Planned);
+
+    server.advance(Duration::from_secs(59));
+    assert!(server.executions().is_empty(), "not due yet");
+    server.advance(Duration::from_secs(1));
+    let log = server.executions();
+    let fired: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e.job.as_str(), e.rule.as_str()))
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            ("app.mail.1", "mail"),
+            ("app.sms.1", "app"),
+            ("misc", "all")
+        ]
+    );
+    assert_eq!(log[0].runner, Runner::amqp("amqp://u:p@h:5672/v", "x", "k"));
+    assert_eq!(log[0].scheduled, when);
+    assert_eq!(log[0].fired_at, when);
+    assert!(
+        server
+            .jobs()
+            .iter()
+            .all(|j| j.status == JobStatus::Executed)
+    );
+}
+
+#[test]
+fn a_due_job_with_no_rule_fails_and_is_not_logged() {
+    let server = manual("2030-01-01 00:00:00");
+    let mut client = Client::connect(server.addr()).unwrap();
+    client.set_rule("r", "app.", Runner::shell("x")).unwrap();
+    client
+        .set_job("other.1", at("2029-12-31 00:00:00"))
+        .unwrap();
+    // A time already past fires at once, before the OK is written.
+    assert_eq!(server.job("other.1").unwrap().status, JobStatus::Failed);
+    assert!(server.executions().is_empty());
+    // Setting it again plans it again.
+    client
+        .set_job("other.1", at("2030-02-01 00:00:00"))
+        .unwrap();
+    assert_eq!(server.job("other.1").unwrap().status, JobStatus::Planned);
+}
+
+#[test]
+fn set_on_a_triggered_job_is_rejected_until_its_run_ends() {
+    let server = manual("2030-01-01 00:00:00");
+    server.set_run_outcome(|e| {
+        if e.job.starts_with("slow.") {
+            RunOutcome::Triggered
+        } else {
+            RunOutcome::Failed
+        }
+    });
+    let mut client = Client::connect(server.addr()).unwrap();
+    client.set_rule("r", "", Runner::shell("x")).unwrap();
+    let now = server.now();
+    client.set_job("slow.1", now).unwrap();
+    client.set_job("quick.1", now).unwrap();
+    assert_eq!(server.job("slow.1").unwrap().status, JobStatus::Triggered);
+    assert_eq!(server.job("quick.1").unwrap().status, JobStatus::Failed);
+
+    let err = client
+        .set_job("slow.1", at("2031-01-01 00:00:00"))
+        .unwrap_err();
+    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(server.job("slow.1").unwrap().execution, now, "not moved");
+
+    assert!(server.complete("slow.1", RunOutcome::Executed));
+    assert_eq!(server.job("slow.1").unwrap().status, JobStatus::Executed);
+    client.set_job("slow.1", at("2031-01-01 00:00:00")).unwrap();
+    assert_eq!(server.job("slow.1").unwrap().status, JobStatus::Planned);
+    // A failed job can be set again too.
+    client
+        .set_job("quick.1", at("2031-01-01 00:00:00"))
+        .unwrap();
+    assert_eq!(server.job("quick.1").unwrap().status, JobStatus::Planned);
+}
+
+#[test]
+fn the_manual_clock_fires_rescheduled_jobs_at_their_new_time() {
+    let server = manual("2030-01-01 00:00:00");
+    let mut client = Client::connect(server.addr()).unwrap();
+    client.set_rule("r", "", Runner::shell("x")).unwrap();
+    client.set_job("a", at("2030-01-01 00:00:10")).unwrap();
+    client.set_job("a", at("2030-01-01 00:00:30")).unwrap();
+    server.set_now(at("2030-01-01 00:00:20"));
+    assert!(server.executions().is_empty(), "moved to a later time");
+    server.set_now(at("2030-01-01 00:00:30"));
+    let run = server
+        .wait_for_execution("a", Duration::ZERO)
+        .expect("fired");
+    assert_eq!(run.scheduled, at("2030-01-01 00:00:30"));
+    // Executed jobs run again when set again.
+    client.set_job("a", at("2030-01-01 00:00:31")).unwrap();
+    server.advance(Duration::from_secs(1));
+    assert_eq!(server.executions().len(), 2);
+}
+
+#[test]
+fn the_real_clock_fires_jobs_on_its_own() {
+    let server = TestServer::start().unwrap();
+    let mut client = Client::connect(server.addr()).unwrap();
+    client.set_rule("r", "", Runner::shell("x")).unwrap();
+    let soon = server.now().checked_add_seconds(1).unwrap();
+    client.set_job("soon", soon).unwrap();
+    let run = server
+        .wait_for_execution("soon", Duration::from_secs(10))
+        .expect("fired within 10 s");
+    assert_eq!(run.scheduled, soon);
+    assert!(run.fired_at >= soon);
+    // A shifted real clock fires far-future jobs too.
+    client.set_job("later", at("2100-01-01 00:00:00")).unwrap();
+    server.set_now(at("2100-01-01 00:00:00"));
+    assert!(server.wait_for_status("later", JobStatus::Executed, Duration::from_secs(5)));
+}
+
+#[test]
+fn wait_for_execution_times_out_on_a_job_that_does_not_fire() {
+    let server = manual("2030-01-01 00:00:00");
+    let start = Instant::now();
+    assert!(
+        server
+            .wait_for_execution("never", Duration::from_millis(50))
+            .is_none()
+    );
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert_eq!(server.wait_for_executions(1, Duration::from_millis(10)), []);
+}
+
+#[test]
+fn any_job_identifier_round_trips() {
+    let server = manual("2030-01-01 00:00:00");
+    let mut client = Client::connect(server.addr()).unwrap();
+    let odd = [
+        "",
+        "with space",
+        "quote \" and \\ backslash",
+        "line\nfeed",
+        "😱",
+    ];
+    for id in odd {
+        client.set_job(id, at("2031-01-01 00:00:00")).unwrap();
+    }
+    let held: Vec<String> = server.jobs().into_iter().map(|j| j.id).collect();
+    let mut expected: Vec<String> = odd.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(held, expected);
+}
+
+#[test]
+fn invalid_bodies_are_answered_before_earlier_valid_requests() {
+    let server = manual("2030-01-01 00:00:00");
+    let mut raw = Raw::connect(server.addr());
+    raw.send(
+        b"a SET job \"2030-01-01 00:00:00\"\nb SET job 2030-13-01\nc NOPE x\n\
+          d RULE SET r \"\" shell x\ne RULE SET r p SHELL x\n",
+    );
+    let (text, ended) = raw.read_lines(5);
+    assert!(!ended, "{text:?}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["b ERROR", "c ERROR", "e ERROR", "a OK", "d OK"]);
+    assert_eq!(server.requests_received(), 5);
+    assert_eq!(server.rules().len(), 1);
+}
+
+#[test]
+fn a_malformed_request_closes_the_connection_without_any_answer() {
+    let server = manual("2030-01-01 00:00:00");
+    let mut raw = Raw::connect(server.addr());
+    raw.send(b"a SET job \"2030-01-01 00:00:00\"\nb \"bad \\x escape\"\n");
+    let (text, ended) = raw.read_lines(1);
+    assert!(ended);
+    assert_eq!(text, "", "no answer at all");
+    // The server itself keeps serving.
+    let mut client = Client::connect(server.addr()).unwrap();
+    client.set_job("x", at("2031-01-01 00:00:00")).unwrap();
+}
+
+#[test]
+fn counters_count_connections_and_requests() {
+    let server = TestServer::start().unwrap();
+    assert_eq!(server.connections_accepted(), 0);
+    let batch = common::jobs("j", 10);
+    for _ in 0..3 {
+        let mut client = Client::connect(server.addr()).unwrap();
+        assert!(client.execute_all(&batch).iter().all(Result::is_ok));
+        client.close().unwrap();
+    }
+    assert_eq!(server.connections_accepted(), 3);
+    assert_eq!(server.requests_received(), 30);
+    assert!(server.wait_for_open_connections(0, Duration::from_secs(5)));
+    assert_eq!(server.job_count(), 10);
+}
+
+#[test]
+fn per_request_cost_serves_each_connection_one_request_at_a_time() {
+    let cost = Duration::from_millis(20);
+    let server = TestServer::builder()
+        .per_request_cost(cost)
+        .start()
+        .unwrap();
+    let mut client = Client::connect(server.addr()).unwrap();
+    let start = Instant::now();
+    let results = client.execute_all(common::jobs("j", 5));
+    assert!(results.iter().all(Result::is_ok));
+    assert!(start.elapsed() >= cost * 5, "{:?}", start.elapsed());
+}
+
+#[test]
+fn dropping_the_server_closes_open_connections_without_hanging() {
+    let server = TestServer::start().unwrap();
+    let addr = server.addr();
+    let mut client = Client::connect(addr).unwrap();
+    client.set_job("a", at("2031-01-01 00:00:00")).unwrap();
+    let mut idle = Raw::connect(addr);
+    server.faults().set_stop_reading(true);
+    let start = Instant::now();
+    drop(server);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let (_, ended) = idle.read_lines(1);
+    assert!(ended);
+    let err = client.set_job("b", at("2031-01-01 00:00:00")).unwrap_err();
+    assert!(err.is_not_sent() || err.is_unknown(), "{err:?}");
+}
+
+#[test]
+fn unknown_instructions_and_wrong_arity_are_rejected() {
+    let server = TestServer::start().unwrap();
+    let mut raw = Raw::connect(server.addr());
+    raw.send(b"1 UNSET r\n2 SET onlyone\n");
+    let (text, _) = raw.read_lines(2);
+    assert_eq!(text, "1 ERROR\n2 ERROR\n");
+}
+
+#[test]
+fn messages_longer_than_the_read_ahead_still_arrive_with_a_larger_limit() {
+    let config = kairoi_std::Config::default().with_max_message_len(2 << 20);
+    let server = TestServer::builder().config(config).start().unwrap();
+    let mut client = Client::builder()
+        .config(config)
+        .connect(server.addr())
+        .unwrap();
+    let long = "j".repeat(1 << 20);
+    client
+        .set_job(long.as_str(), at("2031-01-01 00:00:00"))
+        .unwrap();
+    assert!(server.job(&long).is_some());
+    // Past the server's limit, the connection closes without an answer.
+    let longer = "k".repeat(3 << 20);
+    let mut client = Client::builder()
+        .config(kairoi_std::Config::default().with_max_message_len(4 << 20))
+        .connect(server.addr())
+        .unwrap();
+    let err = client
+        .set_job(longer.as_str(), at("2031-01-01 00:00:00"))
+        .unwrap_err();
+    assert!(err.is_unknown() || err.is_not_sent(), "{err:?}");
+}

@@ -13,7 +13,7 @@
 //! default 1,000 or the job count if smaller).
 
 use std::error::Error;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -53,17 +53,51 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Draws `[#####     ]  50% 500/1000` on stderr, in place.
-fn progress(done: usize, total: usize) {
-    const WIDTH: usize = 40;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
-    let percent = (done * 100).checked_div(total).unwrap_or(100);
-    eprint!(
-        "\r[{}{}] {percent:3}% {done}/{total}",
-        "#".repeat(filled),
-        " ".repeat(WIDTH - filled)
-    );
-    let _ = std::io::stderr().flush();
+/// A progress bar on stderr: `[#####     ]  50% 500/1000`, redrawn in
+/// place on a terminal, else printed once per quarter so logs stay short.
+struct Progress {
+    total: usize,
+    terminal: bool,
+    shown: Option<usize>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            total,
+            terminal: std::io::stderr().is_terminal(),
+            shown: None,
+        }
+    }
+
+    fn update(&mut self, done: usize) {
+        const WIDTH: usize = 40;
+        let percent = (done * 100).checked_div(self.total).unwrap_or(100);
+        let mark = if self.terminal { percent } else { percent / 25 };
+        if self.shown == Some(mark) {
+            return;
+        }
+        self.shown = Some(mark);
+        let filled = percent * WIDTH / 100;
+        let bar = format!(
+            "[{}{}] {percent:3}% {done}/{}",
+            "#".repeat(filled),
+            " ".repeat(WIDTH - filled),
+            self.total
+        );
+        let mut err = std::io::stderr();
+        let _ = if self.terminal {
+            write!(err, "\r{bar}").and_then(|()| err.flush())
+        } else {
+            writeln!(err, "{bar}")
+        };
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -112,23 +146,22 @@ fn run() -> Result<bool, Box<dyn Error>> {
 
     // The pipelined batch, generated lazily, with a progress bar.
     let total = args.jobs;
-    let step = (total / 100).max(1);
     let mut done = 0;
     let mut errors: Vec<(usize, String)> = Vec::new();
     let batch = (0..total).map(|n| Instruction::set(format!("bulk.{run_id}.batch.{n}"), when));
+    let mut bar = Progress::new(total);
+    bar.update(0);
     let start = Instant::now();
-    progress(0, total);
     client.execute_each(batch, |index, result| {
         done += 1;
         if let Err(e) = result {
             errors.push((index, e.to_string()));
         }
-        if done % step == 0 || done == total {
-            progress(done, total);
-        }
+        bar.update(done);
     });
     let secs = start.elapsed().as_secs_f64();
-    eprintln!();
+    bar.update(total);
+    bar.finish();
 
     for (index, error) in errors.iter().take(5) {
         eprintln!("job {index}: {error}");

@@ -1,112 +1,121 @@
-//! [`RequestError`]: what happened to a request that did not succeed, as the
-//! adapters report it.
+//! [`RequestError`]: what happened to a request that did not end with
+//! `OK`, as every adapter reports it; [`Cause`]: why a connection ended.
 
 use std::io;
+use std::string::String;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::client::Outcome;
 use crate::error::{ConnectionError, SendError};
 
-/// Why a connection could not carry a request.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum Cause {
-    /// The protocol state machine closed the connection.
-    #[error(transparent)]
-    Connection(ConnectionError),
-    /// The transport failed (connect, read or write).
-    #[error("{0}")]
-    Io(Arc<io::Error>),
-    /// The client was closed.
-    #[error("client closed")]
-    Closed,
-}
-
-impl From<io::Error> for Cause {
-    fn from(e: io::Error) -> Self {
-        Cause::Io(Arc::new(e))
-    }
-}
-
-/// What happened to a request that did not end with `OK`, shared by every
-/// adapter (`kairoi-std`, `kairoi-tokio`, `kairoi-smol`).
+/// Why a request did not end with `OK`, shared by every adapter
+/// (`kairoi-std`, `kairoi-tokio`, `kairoi-smol`).
 ///
-/// | variant | the server... | safe to retry? |
+/// The variants say what the server may have done, which is what decides
+/// whether sending the request again is safe:
+///
+/// | variant | the server... | retry? |
 /// | --- | --- | --- |
-/// | [`Rejected`](RequestError::Rejected) | answered `ERROR` | after fixing the cause |
-/// | [`TimedOut`](RequestError::TimedOut) | did not answer in time; may apply it | `SET` is idempotent, but a job that already ran is scheduled again |
+/// | [`Rejected`](RequestError::Rejected) | answered `ERROR` | only after fixing the cause |
 /// | [`NotSent`](RequestError::NotSent) | never saw it | yes |
-/// | [`Unknown`](RequestError::Unknown) | may or may not have applied it | as for `TimedOut` |
-/// | [`Invalid`](RequestError::Invalid) | never saw it: the request breaks a limit | after fixing it |
+/// | [`Unknown`](RequestError::Unknown) | may have applied it | a `SET` on a job that already ran schedules it again |
+/// | [`TimedOut`](RequestError::TimedOut) | may still apply it | like `Unknown` |
+/// | [`Invalid`](RequestError::Invalid) | never saw it: the request cannot be sent | no |
+///
+/// It converts to [`std::io::Error`] for code that works in I/O errors.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// The server answered `ERROR`: an invalid body, or a job that is
-    /// running right now.
-    #[error("rejected by the server")]
+    /// The server answered `ERROR`: the instruction is invalid for it, or
+    /// the job's runner is running right now.
+    #[error("rejected by the server (ERROR): invalid instruction, or the job is running now")]
     Rejected,
-    /// No response before the request timeout.
-    #[error("no response before the request timeout")]
-    TimedOut,
-    /// The request never left: the server did not see it.
+    /// No response came within the request timeout. The server may still
+    /// apply the request; its late response is ignored.
+    #[error("no response within {timeout:?}")]
+    TimedOut {
+        /// The request timeout.
+        timeout: Duration,
+    },
+    /// The connection could not be opened, or ended, before the request's
+    /// last byte was written: the server never saw it.
     #[error("not sent: {cause}")]
     NotSent {
-        /// Why.
+        /// Why the connection could not be used.
         cause: Cause,
     },
     /// The request was written, then the connection ended before the
-    /// response.
-    #[error("outcome unknown, the request was written but {cause}")]
+    /// response: the server may or may not have applied it.
+    #[error("outcome unknown, the request was written before the connection ended: {cause}")]
     Unknown {
-        /// Why.
+        /// Why the connection ended.
         cause: Cause,
     },
-    /// The request itself is invalid (empty body, too long, too many
-    /// arguments); nothing was sent.
+    /// The request cannot be sent (it is longer than the message limit,
+    /// for example). Nothing was written.
     #[error("invalid request: {0}")]
     Invalid(SendError),
 }
 
 impl RequestError {
-    /// The error for a request that ended with `outcome`, or `None` for
-    /// [`Outcome::Ok`]. `cause` says why the connection ended, for
-    /// [`Outcome::NotSent`] and [`Outcome::Unknown`].
-    pub fn from_outcome(outcome: Outcome, cause: impl FnOnce() -> Cause) -> Option<Self> {
-        match outcome {
-            Outcome::Ok => None,
-            Outcome::Rejected => Some(RequestError::Rejected),
-            Outcome::TimedOut => Some(RequestError::TimedOut),
-            Outcome::NotSent => Some(RequestError::NotSent { cause: cause() }),
-            Outcome::Unknown => Some(RequestError::Unknown { cause: cause() }),
-        }
-    }
-
     /// Whether the server answered `ERROR`.
     pub fn is_rejected(&self) -> bool {
         matches!(self, RequestError::Rejected)
     }
 
-    /// Whether the request timed out.
+    /// Whether no response came within the request timeout.
     pub fn is_timed_out(&self) -> bool {
-        matches!(self, RequestError::TimedOut)
+        matches!(self, RequestError::TimedOut { .. })
     }
 
-    /// Whether the request never left (including invalid requests).
+    /// Whether the request was never sent.
     pub fn is_not_sent(&self) -> bool {
-        matches!(
-            self,
-            RequestError::NotSent { .. } | RequestError::Invalid(_)
-        )
+        matches!(self, RequestError::NotSent { .. })
     }
 
-    /// Whether the request was written and its outcome is unknown.
+    /// Whether the request was written and the connection ended before
+    /// its response.
     pub fn is_unknown(&self) -> bool {
         matches!(self, RequestError::Unknown { .. })
     }
 
-    /// Whether sending it again cannot apply it twice.
+    /// Whether the request could not be sent because of its own content.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, RequestError::Invalid(_))
+    }
+
+    /// Whether sending the same request again cannot apply it twice: it
+    /// was never sent (and not because of its content).
     pub fn is_safe_to_retry(&self) -> bool {
-        matches!(self, RequestError::NotSent { .. })
+        self.is_not_sent()
+    }
+
+    /// Why the connection ended, for [`RequestError::NotSent`] and
+    /// [`RequestError::Unknown`].
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            RequestError::NotSent { cause } | RequestError::Unknown { cause } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// The error for a request that ended with `outcome`, or `None` for
+    /// [`Outcome::Ok`]. `timeout` is the request timeout in force, `cause`
+    /// says why the connection ended (for [`Outcome::NotSent`] and
+    /// [`Outcome::Unknown`]).
+    pub fn from_outcome(
+        outcome: Outcome,
+        timeout: Duration,
+        cause: impl FnOnce() -> Cause,
+    ) -> Option<Self> {
+        match outcome {
+            Outcome::Ok => None,
+            Outcome::Rejected => Some(RequestError::Rejected),
+            Outcome::TimedOut => Some(RequestError::TimedOut { timeout }),
+            Outcome::NotSent => Some(RequestError::NotSent { cause: cause() }),
+            Outcome::Unknown => Some(RequestError::Unknown { cause: cause() }),
+        }
     }
 
     /// The outcome this error stands for (`None` for
@@ -114,26 +123,128 @@ impl RequestError {
     pub fn outcome(&self) -> Option<Outcome> {
         match self {
             RequestError::Rejected => Some(Outcome::Rejected),
-            RequestError::TimedOut => Some(Outcome::TimedOut),
+            RequestError::TimedOut { .. } => Some(Outcome::TimedOut),
             RequestError::NotSent { .. } => Some(Outcome::NotSent),
             RequestError::Unknown { .. } => Some(Outcome::Unknown),
             RequestError::Invalid(_) => None,
+        }
+    }
+
+    /// The closest [`io::ErrorKind`].
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            RequestError::Rejected => io::ErrorKind::Other,
+            RequestError::TimedOut { .. } => io::ErrorKind::TimedOut,
+            RequestError::NotSent { cause } | RequestError::Unknown { cause } => cause.kind(),
+            RequestError::Invalid(_) => io::ErrorKind::InvalidInput,
         }
     }
 }
 
 impl From<RequestError> for io::Error {
     fn from(e: RequestError) -> io::Error {
-        let kind = match &e {
-            RequestError::Rejected => io::ErrorKind::Other,
-            RequestError::TimedOut => io::ErrorKind::TimedOut,
-            RequestError::Invalid(_) => io::ErrorKind::InvalidInput,
-            RequestError::NotSent { cause } | RequestError::Unknown { cause } => match cause {
-                Cause::Io(io) => io.kind(),
-                Cause::Connection(_) => io::ErrorKind::InvalidData,
-                Cause::Closed => io::ErrorKind::NotConnected,
+        io::Error::new(e.kind(), e)
+    }
+}
+
+/// Why a connection could not be opened or ended. Shared by every request
+/// it affected.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// No address of the server accepted a connection in time.
+    #[error("cannot connect to {addr}: {error}")]
+    Connect {
+        /// The address tried last.
+        addr: String,
+        /// What connecting to it returned.
+        error: Arc<io::Error>,
+    },
+    /// Reading or writing the socket failed.
+    #[error("i/o error: {0}")]
+    Io(Arc<io::Error>),
+    /// The server closed the connection or broke the protocol.
+    #[error("{0}")]
+    Protocol(ConnectionError),
+    /// The server read nothing for the whole request timeout while
+    /// requests waited to be written; the connection was dropped.
+    #[error("the server read nothing for {waited:?}, connection dropped")]
+    Stalled {
+        /// How long nothing could be written.
+        waited: Duration,
+    },
+    /// The client was closed, or dropped, before the request could go.
+    #[error("client closed")]
+    Closed,
+    /// Requests that timed out never got their late response, and they
+    /// filled the window; the connection was dropped.
+    #[error("{count} timed-out requests never got their late response, connection dropped")]
+    Clogged {
+        /// How many late responses were still awaited.
+        count: usize,
+    },
+}
+
+impl Cause {
+    /// The closest [`io::ErrorKind`].
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Cause::Connect { error, .. } | Cause::Io(error) => error.kind(),
+            Cause::Protocol(ConnectionError::ClosedWithActive { .. }) => {
+                io::ErrorKind::ConnectionReset
+            }
+            Cause::Protocol(ConnectionError::Aborted) => io::ErrorKind::ConnectionAborted,
+            Cause::Protocol(_) => io::ErrorKind::InvalidData,
+            Cause::Stalled { .. } | Cause::Clogged { .. } => io::ErrorKind::TimedOut,
+            Cause::Closed => io::ErrorKind::NotConnected,
+        }
+    }
+
+    /// Wraps a transport error.
+    pub fn io(error: io::Error) -> Cause {
+        Cause::Io(Arc::new(error))
+    }
+}
+
+impl From<io::Error> for Cause {
+    fn from(error: io::Error) -> Cause {
+        Cause::io(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn errors_convert_to_io_errors_with_a_matching_kind() {
+        let timed_out = RequestError::TimedOut {
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(
+            io::Error::from(timed_out).kind(),
+            io::ErrorKind::TimedOut
+        );
+        let reset = RequestError::Unknown {
+            cause: Cause::Protocol(ConnectionError::ClosedWithActive { active: 2 }),
+        };
+        let io = io::Error::from(reset);
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionReset);
+        assert!(io.to_string().contains("2 request(s) active"), "{io}");
+        let inner = io.into_inner().unwrap().downcast::<RequestError>().unwrap();
+        assert!(inner.is_unknown() && !inner.is_safe_to_retry());
+        let refused = RequestError::NotSent {
+            cause: Cause::Connect {
+                addr: "127.0.0.1:1".into(),
+                error: Arc::new(io::ErrorKind::ConnectionRefused.into()),
             },
         };
-        io::Error::new(kind, e)
+        assert!(refused.is_safe_to_retry());
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            io::Error::from(RequestError::Invalid(SendError::EmptyBody)).kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 }

@@ -27,7 +27,7 @@ pub(crate) const WIRE_LEN: usize = 19;
 /// assert!("2021-02-29 12:00:00".parse::<DateTime>().is_err());
 /// # Ok::<(), kairoi_proto::DateTimeError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DateTime {
     year: u16,
     month: u8,
@@ -262,6 +262,12 @@ impl fmt::Display for DateTime {
         let wire = self.to_wire();
         // The wire form is ASCII digits and separators.
         f.write_str(core::str::from_utf8(&wire).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DateTime({self})")
     }
 }
 

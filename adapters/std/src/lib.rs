@@ -39,12 +39,12 @@
 //!
 //! # Outcomes
 //!
-//! Every request ends in exactly one result. An [`Error`] says what
+//! Every request ends in exactly one result. A [`RequestError`] says what
 //! happened to the request, which decides whether sending it again is
-//! safe: [`Error::Rejected`] (the server answered `ERROR`),
-//! [`Error::TimedOut`], [`Error::NotSent`] (never seen by the server: safe
-//! to retry), [`Error::Unknown`] (written, then the connection ended: the
-//! server may have applied it) and [`Error::Invalid`]. After a broken
+//! safe: [`RequestError::Rejected`] (the server answered `ERROR`),
+//! [`RequestError::TimedOut`], [`RequestError::NotSent`] (never seen by the server: safe
+//! to retry), [`RequestError::Unknown`] (written, then the connection ended: the
+//! server may have applied it) and [`RequestError::Invalid`]. After a broken
 //! connection the next call reconnects; requests are sent again only as a
 //! [`RetryPolicy`] allows.
 
@@ -52,12 +52,14 @@
 #![warn(missing_docs)]
 
 mod client;
-mod error;
+
 pub mod testing;
 
 pub use client::{Client, ClientBuilder, RetryPolicy};
-pub use error::{Cause, Error};
-pub use kairoi_proto::{Config, ConnectionError, DateTime, Instruction, Runner, SendError, Text};
+pub use kairoi_proto::{Cause, RequestError};
+pub use kairoi_proto::{
+    Config, ConnectionError, DateTime, DateTimeError, Instruction, Runner, SendError, Text,
+};
 
 /// The protocol core this crate drives.
 pub use kairoi_proto as proto;

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use common::{Raw, at, jobs, tally};
 use kairoi_std::testing::{Clock, TestServer};
-use kairoi_std::{Cause, Client, Config, Error, Instruction, RetryPolicy, Runner, SendError};
+use kairoi_std::{
+    Cause, Client, Config, Instruction, RequestError, RetryPolicy, Runner, SendError,
+};
 
 #[test]
 fn execute_set_job_and_set_rule_apply_instructions() {
@@ -94,7 +96,7 @@ fn a_request_too_long_is_invalid_and_the_rest_of_the_batch_goes_through() {
     assert!(err.is_invalid() && !err.is_safe_to_retry(), "{err:?}");
     assert!(matches!(
         err,
-        Error::Invalid(SendError::MessageTooLong { limit: 100, .. })
+        RequestError::Invalid(SendError::MessageTooLong { limit: 100, .. })
     ));
     assert_eq!(
         io::Error::from(err.clone()).kind(),
@@ -299,6 +301,16 @@ fn errors_convert_to_io_errors() {
     };
     let err = run(&mut client).unwrap_err();
     assert!(err.to_string().contains("rejected"), "{err}");
-    let inner: Box<Error> = err.into_inner().unwrap().downcast().unwrap();
+    let inner: Box<RequestError> = err.into_inner().unwrap().downcast().unwrap();
     assert!(inner.is_rejected());
+}
+
+#[test]
+fn clients_servers_and_errors_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send::<Client>();
+    send_sync::<TestServer>();
+    send_sync::<RequestError>();
+    send_sync::<Cause>();
 }

@@ -221,3 +221,33 @@ fn faults_change_while_a_client_runs() {
     }
     assert_eq!(server.connections_accepted(), 1);
 }
+
+#[test]
+fn unanswered_requests_fill_the_window_then_the_connection_is_dropped() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_stop_reading(true);
+    let mut client = Client::builder()
+        .window(16)
+        .request_timeout(Some(Duration::from_millis(100)))
+        .connect(server.addr())
+        .unwrap();
+    // Small requests: all fit in the socket buffers and are written, so
+    // each times out, and the window stays held by late responses.
+    for round in 0..2 {
+        let results = each_exactly_once(&mut client, &jobs(&format!("w{round}."), 16));
+        let t = tally(&results, 16);
+        assert_eq!(t.timed_out, 16, "round {round}: {t:?} {:?}", results[0]);
+    }
+    // Thirty-two requests await a late response: no room for more. The
+    // client waits one timeout, then drops the connection.
+    let results = each_exactly_once(&mut client, &jobs("w2.", 16));
+    let t = tally(&results, 16);
+    assert_eq!(t.not_sent, 16, "{t:?} {:?}", results[0]);
+    let err = results[0].as_ref().unwrap_err();
+    assert!(
+        matches!(err.cause(), Some(Cause::Clogged { count: 32 })),
+        "{err:?}"
+    );
+    assert!(!client.is_connected());
+    recovers(&server, &mut client);
+}

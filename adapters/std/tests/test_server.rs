@@ -273,3 +273,28 @@ fn unknown_instructions_and_wrong_arity_are_rejected() {
     let (text, _) = raw.read_lines(2);
     assert_eq!(text, "1 ERROR\n2 ERROR\n");
 }
+
+#[test]
+fn messages_longer_than_the_read_ahead_still_arrive_with_a_larger_limit() {
+    let config = kairoi_std::Config::default().with_max_message_len(2 << 20);
+    let server = TestServer::builder().config(config).start().unwrap();
+    let mut client = Client::builder()
+        .config(config)
+        .connect(server.addr())
+        .unwrap();
+    let long = "j".repeat(1 << 20);
+    client
+        .set_job(long.as_str(), at("2031-01-01 00:00:00"))
+        .unwrap();
+    assert!(server.job(&long).is_some());
+    // Past the server's limit, the connection closes without an answer.
+    let longer = "k".repeat(3 << 20);
+    let mut client = Client::builder()
+        .config(kairoi_std::Config::default().with_max_message_len(4 << 20))
+        .connect(server.addr())
+        .unwrap();
+    let err = client
+        .set_job(longer.as_str(), at("2031-01-01 00:00:00"))
+        .unwrap_err();
+    assert!(err.is_unknown() || err.is_not_sent(), "{err:?}");
+}

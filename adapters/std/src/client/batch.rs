@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use kairoi_proto::{Event, Instruction, Outcome, RequestId};
 
 use super::connection::Connection;
-use crate::{Cause, Error};
+use crate::{Cause, RequestError};
 
 /// Receives each instruction's result: its input position, the
 /// instruction itself when the pass keeps instructions for a retry, and
 /// the result.
-pub(crate) type Sink<'a> = dyn FnMut(usize, Option<Instruction>, Result<(), Error>) + 'a;
+pub(crate) type Sink<'a> = dyn FnMut(usize, Option<Instruction>, Result<(), RequestError>) + 'a;
 
 /// How a pass runs.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,7 @@ const CLOG_WAIT: Duration = Duration::from_secs(30);
 impl Pass {
     /// Sends every item over `conn` and reports each result to `sink`.
     /// Returns the cause when the connection ended; the items not sent
-    /// then are reported [`Error::NotSent`].
+    /// then are reported [`RequestError::NotSent`].
     pub(crate) fn run<B: Borrow<Instruction>>(
         &self,
         conn: &mut Connection,
@@ -42,12 +42,11 @@ impl Pass {
         let mut in_flight: HashMap<RequestId, (usize, Option<Instruction>)> = HashMap::new();
         // Requests that lost their connection, waiting for its cause.
         let mut lost: Vec<(usize, Option<Instruction>, bool)> = Vec::new();
-        let mut exhausted = false;
+        let mut items = items.peekable();
         let mut clogged_until: Option<Instant> = None;
         loop {
-            while !exhausted && in_flight.len() < self.window && conn.core.can_send() {
+            while in_flight.len() < self.window && conn.core.can_send() {
                 let Some((index, item)) = items.next() else {
-                    exhausted = true;
                     break;
                 };
                 let instruction = item.borrow();
@@ -60,14 +59,15 @@ impl Pass {
                         in_flight.insert(id, (index, kept));
                     }
                     // The request itself cannot be sent (too long, ...).
-                    Err(e) => sink(index, None, Err(Error::Invalid(e))),
+                    Err(e) => sink(index, None, Err(RequestError::Invalid(e))),
                 }
             }
+            let exhausted = items.peek().is_none();
             if exhausted && in_flight.is_empty() {
                 return None;
             }
             let mut wake = None;
-            if in_flight.is_empty() && !conn.core.can_send() {
+            if in_flight.is_empty() && !exhausted && !conn.core.can_send() {
                 // Only requests that timed out earlier hold the window:
                 // wait a while for their late responses.
                 let until = *clogged_until
@@ -92,11 +92,11 @@ impl Pass {
                         };
                         match outcome {
                             Outcome::Ok => sink(index, kept, Ok(())),
-                            Outcome::Rejected => sink(index, kept, Err(Error::Rejected)),
+                            Outcome::Rejected => sink(index, kept, Err(RequestError::Rejected)),
                             Outcome::TimedOut => sink(
                                 index,
                                 kept,
-                                Err(Error::TimedOut {
+                                Err(RequestError::TimedOut {
                                     timeout: self.timeout.unwrap_or_default(),
                                 }),
                             ),
@@ -109,9 +109,9 @@ impl Pass {
                         for (index, kept, written) in lost.drain(..) {
                             let cause = cause.clone();
                             let error = if written {
-                                Error::Unknown { cause }
+                                RequestError::Unknown { cause }
                             } else {
-                                Error::NotSent { cause }
+                                RequestError::NotSent { cause }
                             };
                             sink(index, kept, Err(error));
                         }
@@ -119,12 +119,12 @@ impl Pass {
                         // one did it would be reported, not dropped.
                         for (_, (index, kept)) in in_flight.drain() {
                             let cause = cause.clone();
-                            sink(index, kept, Err(Error::Unknown { cause }));
+                            sink(index, kept, Err(RequestError::Unknown { cause }));
                         }
-                        for (index, item) in &mut *items {
+                        for (index, item) in items {
                             let kept = self.keep.then(|| item.borrow().clone());
                             let cause = cause.clone();
-                            sink(index, kept, Err(Error::NotSent { cause }));
+                            sink(index, kept, Err(RequestError::NotSent { cause }));
                         }
                         return Some(cause);
                     }

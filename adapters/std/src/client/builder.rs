@@ -72,7 +72,7 @@ impl ClientBuilder {
 
     /// The longest wait for each response, counted from when the request
     /// is queued for writing (default: 30 seconds). A request without a
-    /// response by then ends with [`Error::TimedOut`](crate::Error::TimedOut);
+    /// response by then ends with [`RequestError::TimedOut`](crate::RequestError::TimedOut);
     /// when the server read none of the waiting bytes for that long, the
     /// connection is dropped ([`Cause::Stalled`](crate::Cause::Stalled)).
     /// `None` waits forever, even for a server that stopped reading.

@@ -2,9 +2,10 @@
 //!
 //! The socket stays in blocking mode with short timeouts, so that one
 //! thread keeps reading while it writes: a write blocks at most
-//! [`WRITE_SLICE`] when the server does not read, and a read blocks at most
-//! [`READ_SLICE`] while bytes wait to be written, else until the next
-//! request deadline.
+//! [`WRITE_SLICE`] when the server does not read (and not at all once a
+//! write found the socket buffer full, until one goes through whole), and
+//! a read blocks at most [`READ_SLICE`] while bytes wait to be written,
+//! else until the next request deadline.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -37,6 +38,9 @@ pub(crate) struct Connection {
     abort_cause: Option<Cause>,
     /// The last time a write made progress or nothing waited to be written.
     last_progress: Instant,
+    /// The last write did not take everything: write without blocking
+    /// until one does.
+    congested: bool,
 }
 
 impl Connection {
@@ -61,6 +65,7 @@ impl Connection {
                         write_error: None,
                         abort_cause: None,
                         last_progress: Instant::now(),
+                        congested: false,
                     });
                 }
                 Err(e) => last = Some((addr, e)),
@@ -160,13 +165,22 @@ impl Connection {
         }
         if self.write_error.is_none() {
             if let Some(bytes) = self.core.poll_transmit() {
-                match self.stream.write(bytes) {
+                let len = bytes.len();
+                let written = if self.congested {
+                    // The socket buffer was full: do not block in this
+                    // write while responses may wait to be read.
+                    write_nonblocking(&self.stream, bytes)
+                } else {
+                    (&self.stream).write(bytes)
+                };
+                match written {
                     Ok(0) => self.write_failed(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
                         self.core.consume_transmit(n);
                         self.last_progress = Instant::now();
+                        self.congested = n < len;
                     }
-                    Err(e) if is_retry(&e) => {}
+                    Err(e) if is_retry(&e) => self.congested = true,
                     Err(e) => self.write_failed(e),
                 }
             }
@@ -229,6 +243,15 @@ impl Connection {
             _ => Ok(()),
         }
     }
+}
+
+/// Writes without blocking: the socket is switched to non-blocking mode
+/// for this one write.
+fn write_nonblocking(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    stream.set_nonblocking(true)?;
+    let written = (&*stream).write(bytes);
+    stream.set_nonblocking(false)?;
+    written
 }
 
 /// Whether an I/O error only means "not now".

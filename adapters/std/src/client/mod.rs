@@ -18,7 +18,7 @@ use batch::{Pass, Sink};
 use builder::Settings;
 use connection::Connection;
 
-use crate::{Cause, Error};
+use crate::{Cause, RequestError};
 
 /// A blocking KCP client on one TCP connection.
 ///
@@ -28,7 +28,7 @@ use crate::{Cause, Error};
 /// exactly one result.
 ///
 /// When the connection breaks, the call reports what happened to each of
-/// its requests ([`Error::NotSent`] or [`Error::Unknown`]) and the next
+/// its requests ([`RequestError::NotSent`] or [`RequestError::Unknown`]) and the next
 /// call connects again. Nothing is sent again unless a [`RetryPolicy`]
 /// says so.
 ///
@@ -101,17 +101,21 @@ impl Client {
     }
 
     /// Sends one instruction and waits for its outcome.
-    pub fn execute(&mut self, instruction: &Instruction) -> Result<(), Error> {
+    pub fn execute(&mut self, instruction: &Instruction) -> Result<(), RequestError> {
         let mut result = None;
         self.execute_each(std::iter::once(instruction), |_, r| result = Some(r));
         // `execute_each` reports every instruction exactly once.
-        result.unwrap_or(Err(Error::NotSent {
+        result.unwrap_or(Err(RequestError::NotSent {
             cause: Cause::Protocol(kairoi_proto::ConnectionError::Aborted),
         }))
     }
 
     /// Creates or reschedules the job `job` to run at `execution` (UTC).
-    pub fn set_job(&mut self, job: impl Into<Text>, execution: DateTime) -> Result<(), Error> {
+    pub fn set_job(
+        &mut self,
+        job: impl Into<Text>,
+        execution: DateTime,
+    ) -> Result<(), RequestError> {
         self.execute(&Instruction::set(job, execution))
     }
 
@@ -123,7 +127,7 @@ impl Client {
         rule: impl Into<Text>,
         pattern: impl Into<Text>,
         runner: Runner,
-    ) -> Result<(), Error> {
+    ) -> Result<(), RequestError> {
         self.execute(&Instruction::rule_set(rule, pattern, runner))
     }
 
@@ -134,12 +138,12 @@ impl Client {
     /// blocks on a full socket. Takes a slice, a `Vec` or any iterator of
     /// instructions (or references to them); an iterator is consumed
     /// lazily, a window at a time.
-    pub fn execute_all<I>(&mut self, instructions: I) -> Vec<Result<(), Error>>
+    pub fn execute_all<I>(&mut self, instructions: I) -> Vec<Result<(), RequestError>>
     where
         I: IntoIterator,
         I::Item: Borrow<Instruction>,
     {
-        let mut results: Vec<Option<Result<(), Error>>> = Vec::new();
+        let mut results: Vec<Option<Result<(), RequestError>>> = Vec::new();
         self.execute_each(instructions, |index, result| {
             if results.len() <= index {
                 results.resize_with(index + 1, || None);
@@ -150,7 +154,7 @@ impl Client {
         results
             .into_iter()
             .map(|r| {
-                r.unwrap_or(Err(Error::NotSent {
+                r.unwrap_or(Err(RequestError::NotSent {
                     cause: Cause::Protocol(kairoi_proto::ConnectionError::Aborted),
                 }))
             })
@@ -165,11 +169,11 @@ impl Client {
     where
         I: IntoIterator,
         I::Item: Borrow<Instruction>,
-        F: FnMut(usize, Result<(), Error>),
+        F: FnMut(usize, Result<(), RequestError>),
     {
         let policy = self.settings.retry;
         let retrying = policy.attempts() > 0;
-        let mut retry: Vec<(usize, Instruction, Error)> = Vec::new();
+        let mut retry: Vec<(usize, Instruction, RequestError)> = Vec::new();
         let mut items = instructions.into_iter().enumerate();
         self.pass(&mut items, retrying, &mut |index, kept, result| {
             report(
@@ -231,7 +235,7 @@ impl Client {
                     sink(
                         index,
                         kept,
-                        Err(Error::NotSent {
+                        Err(RequestError::NotSent {
                             cause: cause.clone(),
                         }),
                     );
@@ -268,14 +272,14 @@ impl Client {
 
 /// Hands a result to the caller, or keeps a failed request for the next
 /// attempt when the policy resends it.
-fn report<F: FnMut(usize, Result<(), Error>)>(
+fn report<F: FnMut(usize, Result<(), RequestError>)>(
     policy: RetryPolicy,
     retrying: bool,
-    retry: &mut Vec<(usize, Instruction, Error)>,
+    retry: &mut Vec<(usize, Instruction, RequestError)>,
     on_result: &mut F,
     index: usize,
     kept: Option<Instruction>,
-    result: Result<(), Error>,
+    result: Result<(), RequestError>,
 ) {
     match (kept, result) {
         (Some(instruction), Err(e)) if retrying && policy.allows(&e) => {

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use crate::RequestError;
 
 /// Which failed requests a [`Client`](crate::Client) sends again, on a new
 /// connection, before reporting them. The default sends nothing again.
 ///
-/// Only [`Error::NotSent`] requests are safe to resend: the server never
-/// saw them. [`Error::Unknown`] requests may have been applied, and a
+/// Only [`RequestError::NotSent`] requests are safe to resend: the server never
+/// saw them. [`RequestError::Unknown`] requests may have been applied, and a
 /// `SET` on a job that already ran schedules it again, so they are resent
 /// only with [`RetryPolicy::with_unknown`]. Rejected, timed-out and invalid
 /// requests are never resent.
@@ -35,7 +35,7 @@ impl RetryPolicy {
         backoff: Duration::ZERO,
     };
 
-    /// Resend [`Error::NotSent`] requests up to `attempts` more times.
+    /// Resend [`RequestError::NotSent`] requests up to `attempts` more times.
     pub fn not_sent(attempts: u32) -> Self {
         RetryPolicy {
             attempts,
@@ -43,7 +43,7 @@ impl RetryPolicy {
         }
     }
 
-    /// Also resend [`Error::Unknown`] requests. Only for instructions that
+    /// Also resend [`RequestError::Unknown`] requests. Only for instructions that
     /// may be applied twice: a job `SET` again after it ran is scheduled
     /// again.
     #[must_use]
@@ -64,7 +64,7 @@ impl RetryPolicy {
         self.attempts
     }
 
-    /// Whether [`Error::Unknown`] requests are sent again.
+    /// Whether [`RequestError::Unknown`] requests are sent again.
     pub fn retries_unknown(&self) -> bool {
         self.unknown
     }
@@ -75,7 +75,7 @@ impl RetryPolicy {
     }
 
     /// Whether a request that failed with `error` is sent again.
-    pub fn allows(&self, error: &Error) -> bool {
+    pub fn allows(&self, error: &RequestError) -> bool {
         self.attempts > 0 && (error.is_not_sent() || (self.unknown && error.is_unknown()))
     }
 }

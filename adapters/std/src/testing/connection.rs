@@ -24,6 +24,10 @@ const WRITE_SLICE: Duration = Duration::from_millis(5);
 /// Responses buffered for a client that does not read, beyond which the
 /// connection stops reading requests.
 const MAX_UNWRITTEN: usize = 1 << 20;
+/// Bytes read and not yet decoded (the core decodes no more while
+/// `max_active` requests are unanswered) beyond which a connection stops
+/// reading: growing the receive buffer further only costs copies.
+const MAX_UNDECODED: usize = 256 * 1024;
 /// How long a connection closing on a fault waits for the client to close.
 const LINGER: Duration = Duration::from_secs(1);
 /// A closing connection waits no longer when the client sent nothing for
@@ -124,8 +128,10 @@ impl Connection<'_> {
             if self.server.is_done() && self.pending.is_empty() && self.out.is_empty() {
                 return Ok(End::Graceful);
             }
-            let can_read =
-                !faults.stop_reading && self.server.wants_input() && self.out.len() < MAX_UNWRITTEN;
+            let can_read = !faults.stop_reading
+                && self.server.wants_input()
+                && self.server.buffered_receive() < self.max_undecoded()
+                && self.out.len() < MAX_UNWRITTEN;
             let wait = self.wait_time();
             if can_read {
                 self.set_read_timeout(wait)?;
@@ -144,6 +150,13 @@ impl Connection<'_> {
                 return Ok(end);
             }
         }
+    }
+
+    /// The undecoded bytes beyond which the connection stops reading: at
+    /// least one byte more than the longest message allowed, so that an
+    /// unfinished message always either completes or fails.
+    fn max_undecoded(&self) -> usize {
+        MAX_UNDECODED.max(self.server.config().max_message_len().saturating_add(1))
     }
 
     /// How long to wait for input: until the next response is due, at most

@@ -32,6 +32,10 @@ pub(crate) struct Settings {
 /// effect while the server runs, on every connection, from the next
 /// request or response it handles; [`Faults::clear`] turns them all off.
 ///
+/// One behaviour of the reference server is always on, not a setting: a
+/// malformed request closes its connection without any answer, not even
+/// to the valid requests before it.
+///
 /// Faults are how a test checks that code copes with a slow, wrong or
 /// vanishing server:
 ///

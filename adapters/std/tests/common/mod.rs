@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use kairoi_std::{DateTime, Error, Instruction};
+use kairoi_std::{DateTime, Instruction, RequestError};
 
 /// A date-time from its wire form.
 pub fn at(s: &str) -> DateTime {
@@ -41,7 +41,7 @@ impl Tally {
 
 /// Counts the results, after checking that there is exactly one per
 /// instruction: a result vector of the input's length.
-pub fn tally(results: &[Result<(), Error>], expected_len: usize) -> Tally {
+pub fn tally(results: &[Result<(), RequestError>], expected_len: usize) -> Tally {
     assert_eq!(results.len(), expected_len, "one result per instruction");
     let mut t = Tally::default();
     for r in results {
@@ -64,9 +64,9 @@ pub fn tally(results: &[Result<(), Error>], expected_len: usize) -> Tally {
 pub fn each_exactly_once(
     client: &mut kairoi_std::Client,
     instructions: &[Instruction],
-) -> Vec<Result<(), Error>> {
+) -> Vec<Result<(), RequestError>> {
     let mut seen = HashSet::new();
-    let mut results: Vec<Option<Result<(), Error>>> = vec![None; instructions.len()];
+    let mut results: Vec<Option<Result<(), RequestError>>> = vec![None; instructions.len()];
     client.execute_each(instructions, |index, result| {
         assert!(seen.insert(index), "position {index} reported twice");
         assert!(index < instructions.len(), "position {index} out of range");

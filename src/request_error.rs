@@ -222,10 +222,7 @@ mod tests {
         let timed_out = RequestError::TimedOut {
             timeout: Duration::from_secs(1),
         };
-        assert_eq!(
-            io::Error::from(timed_out).kind(),
-            io::ErrorKind::TimedOut
-        );
+        assert_eq!(io::Error::from(timed_out).kind(), io::ErrorKind::TimedOut);
         let reset = RequestError::Unknown {
             cause: Cause::Protocol(ConnectionError::ClosedWithActive { active: 2 }),
         };

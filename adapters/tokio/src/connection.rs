@@ -79,12 +79,10 @@ impl Slot {
                 state.live = Some(live);
                 Ok(tx)
             }
-            Err(e) => {
+            Err(cause) => {
                 state.failures = state.failures.saturating_add(1);
                 state.last_failure = Some(Instant::now());
-                Err(RequestError::NotSent {
-                    cause: Cause::from(e),
-                })
+                Err(RequestError::NotSent { cause })
             }
         }
     }
@@ -95,7 +93,13 @@ impl Slot {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (commands, rx) = mpsc::unbounded_channel();
-        let driver = Driver::new(io, builder.config, rx, self.active.clone());
+        let driver = Driver::new(
+            io,
+            builder.config,
+            builder.request_timeout,
+            rx,
+            self.active.clone(),
+        );
         Live {
             commands,
             task: tokio::spawn(driver),
@@ -124,27 +128,27 @@ impl Slot {
 }
 
 /// Connects to the first address that answers within the timeout.
-async fn open(builder: &Builder, addrs: &[SocketAddr]) -> io::Result<TcpStream> {
-    let mut last = None;
+async fn open(builder: &Builder, addrs: &[SocketAddr]) -> Result<TcpStream, Cause> {
+    let mut last = Cause::Closed;
     for addr in addrs {
-        match tokio::time::timeout(builder.connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                stream.set_nodelay(builder.nodelay)?;
-                return Ok(stream);
-            }
-            Ok(Err(e)) => last = Some(e),
-            Err(_) => {
-                last = Some(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "connecting to {addr} took longer than {:?}",
-                        builder.connect_timeout
-                    ),
-                ))
-            }
-        }
+        let connect = TcpStream::connect(addr);
+        let error = match tokio::time::timeout(builder.connect_timeout, connect).await {
+            Ok(Ok(stream)) => match stream.set_nodelay(builder.nodelay) {
+                Ok(()) => return Ok(stream),
+                Err(e) => e,
+            },
+            Ok(Err(e)) => e,
+            Err(_) => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {:?}", builder.connect_timeout),
+            ),
+        };
+        last = Cause::Connect {
+            addr: addr.to_string(),
+            error: Arc::new(error),
+        };
     }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+    Err(last)
 }
 
 /// The wait before the next attempt after `failures` failed ones in a row.

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kairoi_proto::{Cause, Client, Config, Event, Outcome, RequestError, RequestId};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -45,12 +45,14 @@ pub(crate) struct Driver<T> {
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
     active: Arc<AtomicUsize>,
+    request_timeout: Duration,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     pub(crate) fn new(
         io: T,
         config: Config,
+        request_timeout: Duration,
         commands: mpsc::UnboundedReceiver<Command>,
         active: Arc<AtomicUsize>,
     ) -> Self {
@@ -70,6 +72,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             timer_at: None,
             active,
+            request_timeout,
         }
     }
 
@@ -112,7 +115,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             }
             if job.deadline <= now {
                 let job = self.queue.pop_front().expect("front exists");
-                let _ = job.reply.send(Err(RequestError::TimedOut));
+                let _ = job.reply.send(Err(RequestError::TimedOut {
+                    timeout: self.request_timeout,
+                }));
                 continue;
             }
             if !self.core.can_send() {
@@ -163,20 +168,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 self.active.fetch_sub(1, Ordering::Relaxed);
                 match outcome {
                     Outcome::NotSent | Outcome::Unknown => self.ended.push((waiter, outcome)),
-                    _ => resolve(waiter, outcome, || Cause::Closed),
+                    _ => resolve(waiter, outcome, self.request_timeout, || Cause::Closed),
                 }
             }
             Event::Closed { error } => {
                 let cause = match (error, self.io_error.take()) {
                     (_, Some(io)) => io,
-                    (Some(e), None) => Cause::Connection(e),
+                    (Some(e), None) => Cause::Protocol(e),
                     (None, None) => Cause::Closed,
                 };
                 if !matches!(cause, Cause::Closed) {
                     tracing::debug!(%cause, "connection ended");
                 }
                 for (waiter, outcome) in self.ended.drain(..) {
-                    resolve(waiter, outcome, || cause.clone());
+                    resolve(waiter, outcome, self.request_timeout, || cause.clone());
                 }
                 for job in self.queue.drain(..) {
                     let _ = job.reply.send(Err(RequestError::NotSent {
@@ -306,13 +311,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 }
 
-fn resolve(waiter: Waiter, outcome: Outcome, cause: impl FnOnce() -> Cause) {
+fn resolve(waiter: Waiter, outcome: Outcome, timeout: Duration, cause: impl FnOnce() -> Cause) {
     let rtt = waiter.sent_at.elapsed();
     waiter.span.record("rtt_us", rtt.as_micros() as u64);
     waiter
         .span
         .in_scope(|| tracing::debug!(?outcome, "request ended"));
-    let result = match RequestError::from_outcome(outcome, cause) {
+    let result = match RequestError::from_outcome(outcome, timeout, cause) {
         None => Ok(()),
         Some(e) => Err(e),
     };

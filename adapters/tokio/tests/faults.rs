@@ -86,10 +86,7 @@ async fn malformed_and_unmatched_responses_end_the_connection() {
         for r in &results {
             match r {
                 Err(RequestError::Unknown { cause }) => {
-                    assert!(
-                        matches!(cause, kairoi_proto::Cause::Connection(_)),
-                        "{cause}"
-                    );
+                    assert!(matches!(cause, kairoi_proto::Cause::Protocol(_)), "{cause}");
                     unknown += 1;
                 }
                 Err(RequestError::NotSent { .. }) => {}

@@ -12,7 +12,7 @@ use tokio::net::ToSocketAddrs;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::builder::Builder;
-use crate::command::{Body, Command, Job};
+use crate::command::{Body, Command, Job, instant_after};
 use crate::connection::Slot;
 
 #[derive(Debug)]
@@ -228,7 +228,7 @@ impl Client {
     /// Dropping the future stops waiting; the connections still close.
     pub async fn close(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + self.shared.builder.close_timeout;
+        let deadline = instant_after(Instant::now(), self.shared.builder.close_timeout);
         for slot in &self.shared.slots {
             slot.close(deadline).await;
         }
@@ -296,7 +296,7 @@ impl Client {
         let job = Job {
             ticket,
             body: body.clone(),
-            deadline: now + shared.builder.request_timeout,
+            deadline: instant_after(now, shared.builder.request_timeout),
             queued_at: now,
             reply: tx,
             span: tracing::debug_span!(

@@ -1,6 +1,6 @@
 //! What client handles send to a connection's driver task.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kairoi_proto::{Instruction, RequestError};
 use tokio::sync::oneshot;
@@ -26,6 +26,16 @@ pub(crate) struct Job {
     pub queued_at: Instant,
     pub reply: Reply,
     pub span: tracing::Span,
+}
+
+/// `now + after`, or an instant about a century away when that overflows,
+/// so that any [`Duration`] the caller gives (even `Duration::MAX`) means
+/// "practically never" instead of a panic.
+pub(crate) fn instant_after(now: Instant, after: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    now.checked_add(after)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
 }
 
 #[derive(Debug)]

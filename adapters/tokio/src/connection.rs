@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::builder::Builder;
-use crate::command::Command;
+use crate::command::{Command, instant_after};
 use crate::driver::Driver;
 
 /// A running driver task and the way to reach it.
@@ -68,7 +68,7 @@ impl Slot {
         }
         if let Some(last) = state.last_failure {
             let wait = backoff(builder, state.failures);
-            tokio::time::sleep_until((last + wait).into()).await;
+            tokio::time::sleep_until(instant_after(last, wait).into()).await;
         }
         match open(builder, addrs).await {
             Ok(stream) => {

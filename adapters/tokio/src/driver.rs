@@ -180,6 +180,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 if !matches!(cause, Cause::Closed) {
                     tracing::debug!(%cause, "connection ended");
                 }
+                // Close the channel before waking anyone: a caller that
+                // learns of the end and sends again must find this
+                // connection closed and make a new one, not queue here.
+                self.drain_commands();
                 for (waiter, outcome) in self.ended.drain(..) {
                     resolve(waiter, outcome, self.request_timeout, || cause.clone());
                 }

@@ -146,3 +146,39 @@ async fn retry_policy_resends_not_sent_requests() {
     server.faults().clear();
     client.set_job("after", later()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_after_a_broken_connection_reconnects() {
+    // On a multi-threaded runtime the caller of a failed request runs at
+    // once, possibly before its driver has ended: its next request must
+    // still get a new connection.
+    for _ in 0..20 {
+        let server = TestServer::start().unwrap();
+        let client = Client::builder()
+            .reconnect_backoff(Duration::from_millis(1), Duration::from_millis(5))
+            .connect(server.addr())
+            .await
+            .unwrap();
+        server.faults().set_close_without_answer(true);
+        let err = client.set_job("x", later()).await.unwrap_err();
+        assert!(err.is_unknown(), "{err:?}");
+        server.faults().clear();
+        client.set_job("y", later()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn unbounded_timeouts_are_accepted() {
+    let server = TestServer::start().unwrap();
+    let client = Client::builder()
+        .connect_timeout(Duration::MAX)
+        .request_timeout(Duration::MAX)
+        .close_timeout(Duration::MAX)
+        .reconnect_backoff(Duration::MAX, Duration::MAX)
+        .connect(server.addr())
+        .await
+        .unwrap();
+    client.set_job("forever", later()).await.unwrap();
+    client.close().await;
+    assert!(server.job("forever").is_some());
+}

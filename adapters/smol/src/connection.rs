@@ -97,12 +97,10 @@ impl Slot {
                 state.live = Some(live);
                 Ok(tx)
             }
-            Err(e) => {
+            Err(cause) => {
                 state.failures = state.failures.saturating_add(1);
                 state.last_failure = Some(Instant::now());
-                Err(RequestError::NotSent {
-                    cause: Cause::from(e),
-                })
+                Err(RequestError::NotSent { cause })
             }
         }
     }
@@ -113,7 +111,13 @@ impl Slot {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (commands, rx) = channel::unbounded();
-        let driver = Driver::new(io, builder.config, rx, builder.close_timeout);
+        let driver = Driver::new(
+            io,
+            builder.config,
+            rx,
+            builder.close_timeout,
+            builder.request_timeout,
+        );
         Live {
             commands,
             task: Some(smol::spawn(driver)),
@@ -151,32 +155,31 @@ impl Slot {
 }
 
 /// Connects to the first address that answers within the timeout.
-async fn open(builder: &Builder, addrs: &[SocketAddr]) -> io::Result<TcpStream> {
-    let mut last = None;
+async fn open(builder: &Builder, addrs: &[SocketAddr]) -> Result<TcpStream, Cause> {
+    let mut last = Cause::Closed;
     for &addr in addrs {
         let attempt = async { TcpStream::connect(addr).await.map(Some) };
         let expire = async {
             Timer::after(builder.connect_timeout).await;
             Ok(None)
         };
-        match future::or(attempt, expire).await {
-            Ok(Some(stream)) => {
-                stream.set_nodelay(builder.nodelay)?;
-                return Ok(stream);
-            }
-            Ok(None) => {
-                last = Some(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "connecting to {addr} took longer than {:?}",
-                        builder.connect_timeout
-                    ),
-                ))
-            }
-            Err(e) => last = Some(e),
-        }
+        let error = match future::or(attempt, expire).await {
+            Ok(Some(stream)) => match stream.set_nodelay(builder.nodelay) {
+                Ok(()) => return Ok(stream),
+                Err(e) => e,
+            },
+            Ok(None) => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer within {:?}", builder.connect_timeout),
+            ),
+            Err(e) => e,
+        };
+        last = Cause::Connect {
+            addr: addr.to_string(),
+            error: Arc::new(error),
+        };
     }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+    Err(last)
 }
 
 /// The wait before the next attempt after `failures` failed ones in a row.

@@ -47,6 +47,8 @@ pub(crate) struct Driver<T> {
     closing: Option<Instant>,
     /// How long to finish submitted requests once every handle is gone.
     close_timeout: Duration,
+    /// Reported in [`RequestError::TimedOut`].
+    request_timeout: Duration,
     io_error: Option<Cause>,
     timer: Timer,
     timer_at: Option<Instant>,
@@ -58,6 +60,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         config: Config,
         commands: Receiver<Command>,
         close_timeout: Duration,
+        request_timeout: Duration,
     ) -> Self {
         Driver {
             io,
@@ -72,6 +75,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             eof: false,
             closing: None,
             close_timeout,
+            request_timeout,
             io_error: None,
             timer: Timer::never(),
             timer_at: None,
@@ -115,7 +119,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             }
             if job.deadline <= now {
                 if let Some(job) = self.queue.pop_front() {
-                    job.reply.send(Err(RequestError::TimedOut));
+                    job.reply.send(Err(RequestError::TimedOut {
+                        timeout: self.request_timeout,
+                    }));
                 }
                 continue;
             }
@@ -167,13 +173,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 self.tickets.remove(&waiter.ticket);
                 match outcome {
                     Outcome::NotSent | Outcome::Unknown => self.ended.push((waiter, outcome)),
-                    _ => resolve(waiter, outcome, || Cause::Closed),
+                    _ => resolve(waiter, outcome, self.request_timeout, || Cause::Closed),
                 }
             }
             Event::Closed { error } => {
                 let cause = match (error, self.io_error.take()) {
                     (_, Some(io)) => io,
-                    (Some(e), None) => Cause::Connection(e),
+                    (Some(e), None) => Cause::Protocol(e),
                     (None, None) => Cause::Closed,
                 };
                 if !matches!(cause, Cause::Closed) {
@@ -184,7 +190,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 // connection closed and make a new one, not queue here.
                 self.drain_commands(&cause);
                 for (waiter, outcome) in self.ended.drain(..) {
-                    resolve(waiter, outcome, || cause.clone());
+                    resolve(waiter, outcome, self.request_timeout, || cause.clone());
                 }
                 for job in self.queue.drain(..) {
                     job.reply.send(Err(RequestError::NotSent {
@@ -337,13 +343,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 }
 
-fn resolve(waiter: Waiter, outcome: Outcome, cause: impl FnOnce() -> Cause) {
+fn resolve(waiter: Waiter, outcome: Outcome, timeout: Duration, cause: impl FnOnce() -> Cause) {
     let rtt = waiter.sent_at.elapsed();
     waiter.span.record("rtt_us", rtt.as_micros() as u64);
     waiter
         .span
         .in_scope(|| tracing::debug!(?outcome, "request ended"));
-    let result = match RequestError::from_outcome(outcome, cause) {
+    let result = match RequestError::from_outcome(outcome, timeout, cause) {
         None => Ok(()),
         Some(e) => Err(e),
     };

@@ -97,10 +97,7 @@ fn malformed_and_unmatched_responses_end_the_connection() {
             for r in &results {
                 match r {
                     Err(RequestError::Unknown { cause }) => {
-                        assert!(
-                            matches!(cause, kairoi_proto::Cause::Connection(_)),
-                            "{cause}"
-                        );
+                        assert!(matches!(cause, kairoi_proto::Cause::Protocol(_)), "{cause}");
                         unknown += 1;
                     }
                     Err(RequestError::NotSent { .. }) => {}

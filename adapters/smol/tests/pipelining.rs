@@ -145,7 +145,7 @@ fn typed_raw_and_rule_requests() {
         let empty: [&str; 0] = [];
         let invalid = client.execute_arguments(empty).await.unwrap_err();
         assert!(
-            invalid.is_not_sent() && !invalid.is_safe_to_retry(),
+            invalid.is_invalid() && !invalid.is_safe_to_retry(),
             "{invalid:?}"
         );
     })

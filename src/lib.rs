@@ -105,6 +105,8 @@ mod datetime;
 pub mod error;
 mod instruction;
 #[cfg(feature = "std")]
+pub mod mux;
+#[cfg(feature = "std")]
 mod request_error;
 pub mod server;
 mod text;

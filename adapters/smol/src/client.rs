@@ -12,7 +12,9 @@ use smol::io::{AsyncRead, AsyncWrite};
 use smol::net::AsyncToSocketAddrs;
 
 use crate::builder::Builder;
-use crate::command::{Body, Command, Job, Reply, instant_after};
+use kairoi_proto::mux::{self, Body, Job, instant_after};
+
+use crate::command::{Command, Reply};
 use crate::connection::Slot;
 
 #[derive(Debug)]
@@ -270,27 +272,16 @@ impl Client {
     async fn retry(
         &self,
         body: Body,
-        mut result: Result<(), RequestError>,
+        result: Result<(), RequestError>,
     ) -> Result<(), RequestError> {
-        let policy = self.shared.builder.retry;
-        let mut left = policy.not_sent;
-        while left > 0 {
-            let again = match &result {
-                Err(RequestError::NotSent { .. }) => true,
-                Err(RequestError::Unknown { .. }) => policy.unknown,
-                _ => false,
-            };
-            if !again || self.shared.closed.load(Ordering::SeqCst) {
-                break;
-            }
-            left -= 1;
-            let (pending, _) = self.submit(body.clone()).await;
-            result = match pending {
+        let stopped = || self.shared.closed.load(Ordering::SeqCst);
+        mux::retry(self.shared.builder.retry, stopped, result, || async {
+            match self.submit(body.clone()).await.0 {
                 Ok(p) => p.wait().await,
                 Err(e) => Err(e),
-            };
-        }
-        result
+            }
+        })
+        .await
     }
 
     /// Hands a request to the least busy connection.
@@ -316,12 +307,6 @@ impl Client {
             deadline: instant_after(now, shared.builder.request_timeout),
             queued_at: now,
             reply: Reply::new(tx, &slot.active),
-            span: tracing::debug_span!(
-                "kairoi_request",
-                id = tracing::field::Empty,
-                queue_us = tracing::field::Empty,
-                rtt_us = tracing::field::Empty
-            ),
         };
         if commands.try_send(Command::Send(Box::new(job))).is_err() {
             let e = RequestError::NotSent {
@@ -343,10 +328,8 @@ impl Client {
     /// The connection with the fewest active requests, ties taken in turn.
     fn pick(&self) -> &Slot {
         let slots = &self.shared.slots;
+        let loads: Vec<usize> = slots.iter().map(Slot::load).collect();
         let start = self.shared.next_slot.fetch_add(1, Ordering::Relaxed);
-        (0..slots.len())
-            .map(|i| &slots[(start + i) % slots.len()])
-            .min_by_key(|s| s.load())
-            .unwrap_or(&slots[0])
+        &slots[mux::least_loaded(&loads, start).unwrap_or(0)]
     }
 }

@@ -4,24 +4,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kairoi_proto::{Instruction, RequestError};
+use kairoi_proto::RequestError;
+use kairoi_proto::RequestId;
+use kairoi_proto::mux;
 use smol::channel::Sender;
 
-/// A request body.
-#[derive(Debug, Clone)]
-pub(crate) enum Body {
-    Typed(Instruction),
-    Raw(Vec<String>),
-}
+/// A command to a driver.
+pub(crate) type Command = mux::Command<Reply>;
 
 /// The way back to one request's caller (a channel of capacity 1, used
-/// once). It also counts the request in its connection's load until it is
-/// answered or dropped: queued, written, or waiting for the cause of the
-/// connection's end.
+/// once), with its trace span. It also counts the request in its
+/// connection's load until it is answered or dropped: queued, written, or
+/// waiting for the cause of the connection's end.
 #[derive(Debug)]
 pub(crate) struct Reply {
     tx: Sender<Result<(), RequestError>>,
     load: Load,
+    span: tracing::Span,
+    sent_at: Option<Instant>,
 }
 
 impl Reply {
@@ -29,17 +29,37 @@ impl Reply {
         Reply {
             tx,
             load: Load::new(load),
+            span: tracing::debug_span!(
+                "kairoi_request",
+                id = tracing::field::Empty,
+                queue_us = tracing::field::Empty,
+                rtt_us = tracing::field::Empty
+            ),
+            sent_at: None,
         }
     }
+}
 
-    /// Whether the caller stopped waiting.
-    pub(crate) fn is_closed(&self) -> bool {
+impl mux::Reply for Reply {
+    fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    fn sent(&mut self, id: RequestId, queued: Duration) {
+        self.span.record("id", tracing::field::display(id));
+        self.span.record("queue_us", queued.as_micros() as u64);
+        self.sent_at = Some(Instant::now());
     }
 
     /// Answers the caller. The request leaves the load first, so a caller
     /// that has its answer never still counts it in `in_flight`.
-    pub(crate) fn send(self, result: Result<(), RequestError>) {
+    fn send(self, result: Result<(), RequestError>) {
+        if let Some(sent_at) = self.sent_at {
+            self.span
+                .record("rtt_us", sent_at.elapsed().as_micros() as u64);
+        }
+        self.span
+            .in_scope(|| tracing::debug!(ok = result.is_ok(), "request ended"));
         drop(self.load);
         let _ = self.tx.try_send(result);
     }
@@ -59,38 +79,4 @@ impl Drop for Load {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// One request on its way to the driver.
-#[derive(Debug)]
-pub(crate) struct Job {
-    /// Names the request for [`Command::Cancel`].
-    pub ticket: u64,
-    pub body: Body,
-    /// When the request times out, queue time included.
-    pub deadline: Instant,
-    pub queued_at: Instant,
-    pub reply: Reply,
-    pub span: tracing::Span,
-}
-
-#[derive(Debug)]
-pub(crate) enum Command {
-    Send(Box<Job>),
-    /// The caller stopped waiting for this ticket.
-    Cancel(u64),
-    /// Finish the requests already submitted, then close; abort at the deadline.
-    Close {
-        deadline: Instant,
-    },
-}
-
-/// `now + after`, or an instant about a century away when that overflows,
-/// so that any [`Duration`] the caller gives (even `Duration::MAX`) means
-/// "practically never" instead of a panic.
-pub(crate) fn instant_after(now: Instant, after: Duration) -> Instant {
-    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-    now.checked_add(after)
-        .or_else(|| now.checked_add(CENTURY))
-        .unwrap_or(now)
 }

@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kairoi_proto::{Cause, RequestError};
 use smol::channel::{self, Sender};
@@ -15,7 +15,9 @@ use smol::net::TcpStream;
 use smol::{Task, Timer};
 
 use crate::builder::Builder;
-use crate::command::{Command, instant_after};
+use kairoi_proto::mux::{self, Mux, instant_after};
+
+use crate::command::Command;
 use crate::driver::Driver;
 
 /// A running driver task and the way to reach it.
@@ -85,7 +87,8 @@ impl Slot {
             });
         }
         if let Some(last) = state.last_failure {
-            let wait = backoff(builder, state.failures);
+            let (min, max) = builder.backoff;
+            let wait = mux::backoff(min, max, state.failures);
             Timer::at(instant_after(last, wait)).await;
         }
         match open(builder, addrs).await {
@@ -111,13 +114,12 @@ impl Slot {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (commands, rx) = channel::unbounded();
-        let driver = Driver::new(
-            io,
+        let mux = Mux::new(
             builder.config,
-            rx,
-            builder.close_timeout,
             builder.request_timeout,
+            builder.close_timeout,
         );
+        let driver = Driver::new(io, mux, rx);
         Live {
             commands,
             task: Some(smol::spawn(driver)),
@@ -180,11 +182,4 @@ async fn open(builder: &Builder, addrs: &[SocketAddr]) -> Result<TcpStream, Caus
         };
     }
     Err(last)
-}
-
-/// The wait before the next attempt after `failures` failed ones in a row.
-fn backoff(builder: &Builder, failures: u32) -> Duration {
-    let (min, max) = builder.backoff;
-    min.saturating_mul(1 << failures.saturating_sub(1).min(16))
-        .min(max)
 }

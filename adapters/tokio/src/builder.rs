@@ -19,20 +19,7 @@ pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Default longest wait of [`Builder::reconnect_backoff`]: 5 s.
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Which requests [`Client`] sends again on its own. By default none: a
-/// request is never retried silently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RetryPolicy {
-    /// How many more times a request that was [not
-    /// sent](kairoi_proto::RequestError::NotSent) is tried, on a new
-    /// connection. Safe: the server never saw it.
-    pub not_sent: u32,
-    /// Whether requests whose [outcome is
-    /// unknown](kairoi_proto::RequestError::Unknown) are also tried again
-    /// (counted in `not_sent`). Only for instructions that are safe to
-    /// apply twice: a `SET` on a job that already ran schedules it again.
-    pub unknown: bool,
-}
+pub use kairoi_proto::mux::RetryPolicy;
 
 /// Settings of a [`Client`].
 ///

@@ -12,7 +12,9 @@ use tokio::net::ToSocketAddrs;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::builder::Builder;
-use crate::command::{Body, Command, Job, instant_after};
+use kairoi_proto::mux::{self, Body, Job, instant_after};
+
+use crate::command::{Command, Reply};
 use crate::connection::Slot;
 
 #[derive(Debug)]
@@ -40,8 +42,9 @@ struct Shared {
 /// [`RequestError::Unknown`]) and are never retried silently (see
 /// [`RetryPolicy`](crate::RetryPolicy)).
 ///
-/// Dropping every clone never blocks: the driver tasks finish the requests
-/// already submitted (within the close timeout) and end.
+/// Each driver is a Tokio task. Dropping every clone never blocks and
+/// never cancels a driver: it finishes the requests already submitted
+/// (within the [close timeout](crate::Builder::close_timeout)) and ends.
 #[derive(Debug, Clone)]
 pub struct Client {
     shared: Arc<Shared>,
@@ -63,6 +66,10 @@ impl Drop for CancelGuard {
 }
 
 /// A submitted request: await `reply`.
+///
+/// Fields drop in order: the reply channel closes before the guard sends
+/// its cancel, so a request still queued in the driver is seen as
+/// abandoned whichever arrives first.
 struct Pending {
     reply: oneshot::Receiver<Result<(), RequestError>>,
     guard: CancelGuard,
@@ -95,10 +102,20 @@ impl Client {
         Builder::default()
     }
 
-    /// A client over a transport the caller connected (TLS, a Unix socket,
-    /// an in-memory duplex...). It has one connection and does not
-    /// reconnect: once the transport ends, requests fail with
-    /// [`RequestError::NotSent`].
+    /// A client over a transport the caller connected: any Tokio
+    /// `AsyncRead + AsyncWrite` (TLS, a Unix socket, an in-memory
+    /// duplex...). It has one connection and does
+    /// not reconnect: once the transport ends, requests fail with
+    /// [`RequestError::NotSent`]. Of the builder's settings, the
+    /// connection ones (`connections`, `connect_timeout`, `nodelay`,
+    /// `reconnect_backoff`) do not apply.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let stream = tokio::net::UnixStream::connect("/run/kairoi.sock").await?;
+    /// let client = kairoi_tokio::Client::with_transport(stream, kairoi_tokio::Client::builder());
+    /// # Ok(()) }
+    /// ```
     pub fn with_transport<T>(io: T, builder: Builder) -> Client
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -253,27 +270,16 @@ impl Client {
     async fn retry(
         &self,
         body: Body,
-        mut result: Result<(), RequestError>,
+        result: Result<(), RequestError>,
     ) -> Result<(), RequestError> {
-        let policy = self.shared.builder.retry;
-        let mut left = policy.not_sent;
-        while left > 0 {
-            let again = match &result {
-                Err(RequestError::NotSent { .. }) => true,
-                Err(RequestError::Unknown { .. }) => policy.unknown,
-                _ => false,
-            };
-            if !again || self.shared.closed.load(Ordering::SeqCst) {
-                break;
-            }
-            left -= 1;
-            let (pending, _) = self.submit(body.clone()).await;
-            result = match pending {
+        let stopped = || self.shared.closed.load(Ordering::SeqCst);
+        mux::retry(self.shared.builder.retry, stopped, result, || async {
+            match self.submit(body.clone()).await.0 {
                 Ok(p) => p.wait().await,
                 Err(e) => Err(e),
-            };
-        }
-        result
+            }
+        })
+        .await
     }
 
     /// Hands a request to the least busy connection.
@@ -298,13 +304,7 @@ impl Client {
             body: body.clone(),
             deadline: instant_after(now, shared.builder.request_timeout),
             queued_at: now,
-            reply: tx,
-            span: tracing::debug_span!(
-                "kairoi_request",
-                id = tracing::field::Empty,
-                queue_us = tracing::field::Empty,
-                rtt_us = tracing::field::Empty
-            ),
+            reply: Reply::new(tx, &slot.active),
         };
         if commands.send(Command::Send(Box::new(job))).is_err() {
             let e = RequestError::NotSent {
@@ -326,10 +326,8 @@ impl Client {
     /// The connection with the fewest active requests, ties taken in turn.
     fn pick(&self) -> &Slot {
         let slots = &self.shared.slots;
+        let loads: Vec<usize> = slots.iter().map(Slot::load).collect();
         let start = self.shared.next_slot.fetch_add(1, Ordering::Relaxed);
-        (0..slots.len())
-            .map(|i| &slots[(start + i) % slots.len()])
-            .min_by_key(|s| s.load())
-            .unwrap_or(&slots[0])
+        &slots[mux::least_loaded(&loads, start).unwrap_or(0)]
     }
 }

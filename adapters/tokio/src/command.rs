@@ -1,50 +1,85 @@
 //! What client handles send to a connection's driver task.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kairoi_proto::{Instruction, RequestError};
+use kairoi_proto::RequestError;
+use kairoi_proto::RequestId;
+use kairoi_proto::mux;
 use tokio::sync::oneshot;
 
-/// A request body.
-#[derive(Debug, Clone)]
-pub(crate) enum Body {
-    Typed(Instruction),
-    Raw(Vec<String>),
-}
+/// A command to a driver.
+pub(crate) type Command = mux::Command<Reply>;
 
-/// The reply channel of one request.
-pub(crate) type Reply = oneshot::Sender<Result<(), RequestError>>;
-
-/// One request on its way to the driver.
+/// The way back to one request's caller (a oneshot channel), with its
+/// trace span. It also counts the request in its
+/// connection's load until it is answered or dropped: queued, written, or
+/// waiting for the cause of the connection's end.
 #[derive(Debug)]
-pub(crate) struct Job {
-    /// Names the request for [`Command::Cancel`].
-    pub ticket: u64,
-    pub body: Body,
-    /// When the request times out, queue time included.
-    pub deadline: Instant,
-    pub queued_at: Instant,
-    pub reply: Reply,
-    pub span: tracing::Span,
+pub(crate) struct Reply {
+    tx: oneshot::Sender<Result<(), RequestError>>,
+    load: Load,
+    span: tracing::Span,
+    sent_at: Option<Instant>,
 }
 
-/// `now + after`, or an instant about a century away when that overflows,
-/// so that any [`Duration`] the caller gives (even `Duration::MAX`) means
-/// "practically never" instead of a panic.
-pub(crate) fn instant_after(now: Instant, after: Duration) -> Instant {
-    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-    now.checked_add(after)
-        .or_else(|| now.checked_add(CENTURY))
-        .unwrap_or(now)
+impl Reply {
+    pub(crate) fn new(
+        tx: oneshot::Sender<Result<(), RequestError>>,
+        load: &Arc<AtomicUsize>,
+    ) -> Self {
+        Reply {
+            tx,
+            load: Load::new(load),
+            span: tracing::debug_span!(
+                "kairoi_request",
+                id = tracing::field::Empty,
+                queue_us = tracing::field::Empty,
+                rtt_us = tracing::field::Empty
+            ),
+            sent_at: None,
+        }
+    }
+}
+
+impl mux::Reply for Reply {
+    fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    fn sent(&mut self, id: RequestId, queued: Duration) {
+        self.span.record("id", tracing::field::display(id));
+        self.span.record("queue_us", queued.as_micros() as u64);
+        self.sent_at = Some(Instant::now());
+    }
+
+    /// Answers the caller. The request leaves the load first, so a caller
+    /// that has its answer never still counts it in `in_flight`.
+    fn send(self, result: Result<(), RequestError>) {
+        if let Some(sent_at) = self.sent_at {
+            self.span
+                .record("rtt_us", sent_at.elapsed().as_micros() as u64);
+        }
+        self.span
+            .in_scope(|| tracing::debug!(ok = result.is_ok(), "request ended"));
+        drop(self.load);
+        let _ = self.tx.send(result);
+    }
 }
 
 #[derive(Debug)]
-pub(crate) enum Command {
-    Send(Box<Job>),
-    /// The caller stopped waiting for this ticket.
-    Cancel(u64),
-    /// Finish the requests already submitted, then close; abort at the deadline.
-    Close {
-        deadline: Instant,
-    },
+struct Load(Arc<AtomicUsize>);
+
+impl Load {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Load(counter.clone())
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }

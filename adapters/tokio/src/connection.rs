@@ -4,8 +4,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use kairoi_proto::mux::{self, Mux, instant_after};
 use kairoi_proto::{Cause, RequestError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -13,19 +14,22 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::builder::Builder;
-use crate::command::{Command, instant_after};
+use crate::command::Command;
 use crate::driver::Driver;
 
-/// A running driver task and the way to reach it.
+/// A running driver task and the way to reach it. Dropping the handle
+/// does not stop the task: the driver always ends on its own.
 #[derive(Debug)]
 pub(crate) struct Live {
     pub commands: mpsc::UnboundedSender<Command>,
-    pub task: JoinHandle<()>,
+    task: JoinHandle<()>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     live: Option<Live>,
+    /// [`Slot::close`] was called: never connect again.
+    closed: bool,
     failures: u32,
     last_failure: Option<Instant>,
 }
@@ -35,7 +39,8 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Slot {
     state: Mutex<State>,
-    /// Requests this slot's driver holds, for least-active selection.
+    /// Requests this slot holds (queued, written or ending), for
+    /// least-active selection and [`Client::in_flight`](crate::Client::in_flight).
     pub active: Arc<AtomicUsize>,
 }
 
@@ -60,14 +65,16 @@ impl Slot {
             }
         }
         state.live = None;
-        if addrs.is_empty() {
-            // A client over a caller's transport cannot connect again.
+        if addrs.is_empty() || state.closed {
+            // A closed client, or a client over a caller's transport, does
+            // not connect again.
             return Err(RequestError::NotSent {
                 cause: Cause::Closed,
             });
         }
         if let Some(last) = state.last_failure {
-            let wait = backoff(builder, state.failures);
+            let (min, max) = builder.backoff;
+            let wait = mux::backoff(min, max, state.failures);
             tokio::time::sleep_until(instant_after(last, wait).into()).await;
         }
         match open(builder, addrs).await {
@@ -93,29 +100,33 @@ impl Slot {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (commands, rx) = mpsc::unbounded_channel();
-        let driver = Driver::new(
-            io,
+        let mux = Mux::new(
             builder.config,
             builder.request_timeout,
-            rx,
-            self.active.clone(),
+            builder.close_timeout,
         );
         Live {
             commands,
-            task: tokio::spawn(driver),
+            task: tokio::spawn(Driver::new(io, mux, rx)),
         }
     }
 
-    /// Installs an already running connection.
+    /// Installs the connection of a new slot.
     pub(crate) fn install(&self, live: Live) {
+        // The slot was just made: nothing else holds its lock.
         if let Ok(mut state) = self.state.try_lock() {
             state.live = Some(live);
         }
     }
 
-    /// Asks the driver to close and waits for it to end.
+    /// Asks the driver to close, then waits for it to end. The slot never
+    /// connects again.
     pub(crate) async fn close(&self, deadline: Instant) {
-        let live = self.state.lock().await.live.take();
+        let live = {
+            let mut state = self.state.lock().await;
+            state.closed = true;
+            state.live.take()
+        };
         if let Some(live) = live {
             let _ = live.commands.send(Command::Close { deadline });
             let _ = live.task.await;
@@ -149,11 +160,4 @@ async fn open(builder: &Builder, addrs: &[SocketAddr]) -> Result<TcpStream, Caus
         };
     }
     Err(last)
-}
-
-/// The wait before the next attempt after `failures` failed ones in a row.
-fn backoff(builder: &Builder, failures: u32) -> Duration {
-    let (min, max) = builder.backoff;
-    min.saturating_mul(1 << failures.saturating_sub(1).min(16))
-        .min(max)
 }

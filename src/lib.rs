@@ -123,3 +123,8 @@ pub use instruction::{Argument, Arguments, Instruction, Runner};
 pub use request_error::{Cause, RequestError};
 pub use server::{InvalidInstruction, Request, Server, ServerEvent, Status, Token};
 pub use text::Text;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;

@@ -1,6 +1,6 @@
 //! Schedules many jobs from concurrent tasks over a pool.
 //!
-//! `cargo run --release -p kairoi-smol --example bulk -- --jobs 100000 --connections 4`
+//! `cargo run --release -p kairoi-smol --example smol_bulk -- --jobs 100000 --connections 4`
 //! runs against `KAIROI_ADDR` when it is set, otherwise against an
 //! embedded TestServer. It ends with `N jobs in S s: R jobs/s`.
 

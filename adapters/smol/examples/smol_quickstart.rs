@@ -1,6 +1,6 @@
 //! Schedules a rule and a few jobs with the smol client.
 //!
-//! `cargo run -p kairoi-smol --example quickstart` runs against
+//! `cargo run -p kairoi-smol --example smol_quickstart` runs against
 //! `KAIROI_ADDR` when it is set, otherwise against an embedded TestServer.
 
 use std::time::Duration;

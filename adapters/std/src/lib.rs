@@ -64,11 +64,9 @@ pub use kairoi_proto::{
 /// The protocol core this crate drives.
 pub use kairoi_proto as proto;
 
-/// The READMEs' examples, compiled and run as doctests.
+/// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 mod readme {
     #[doc = include_str!("../README.md")]
     struct Crate;
-    #[doc = include_str!("../../../README.md")]
-    struct Workspace;
 }

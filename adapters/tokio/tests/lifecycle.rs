@@ -1,23 +1,24 @@
-//! Cancellation, close and reconnection.
+//! Cancellation, close, drop and reconnection.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::later;
 use kairoi_std::testing::TestServer;
-use kairoi_tokio::Client;
+use kairoi_tokio::{Client, Instruction};
+use tokio::time::{sleep, timeout};
 
 #[tokio::test]
 async fn cancelled_after_the_write_never_steals_a_later_reply() {
     let server = TestServer::start().unwrap();
     let client = Client::connect(server.addr()).await.unwrap();
     server.faults().set_delay(Duration::from_millis(200));
-    server.faults().reject_when(
-        |i| matches!(i, kairoi_proto::Instruction::Set { job, .. } if job.as_str() == "cancelled"),
-    );
+    server
+        .faults()
+        .reject_when(|i| matches!(i, Instruction::Set { job, .. } if job.as_str() == "cancelled"));
     // Written, then given up: the server still applies it later.
-    let gave_up = tokio::time::timeout(
+    let gave_up = timeout(
         Duration::from_millis(50),
         client.set_job("cancelled", later()),
     )
@@ -30,6 +31,7 @@ async fn cancelled_after_the_write_never_steals_a_later_reply() {
         client.set_job(format!("after.{n}"), later()).await.unwrap();
     }
     assert_eq!(server.connections_accepted(), 1);
+    assert_eq!(client.in_flight(), 0);
 }
 
 #[tokio::test]
@@ -45,9 +47,9 @@ async fn cancelled_before_the_write_is_withdrawn() {
         let client = client.clone();
         tokio::spawn(async move { client.set_job("first", later()).await })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    sleep(Duration::from_millis(50)).await;
     // The window holds one request: this one waits in the driver, unsent.
-    let second = tokio::time::timeout(
+    let second = timeout(
         Duration::from_millis(50),
         client.set_job("withdrawn", later()),
     )
@@ -62,6 +64,31 @@ async fn cancelled_before_the_write_is_withdrawn() {
         server.job("withdrawn").is_none(),
         "a withdrawn request reached the server"
     );
+    assert_eq!(server.requests_received(), 2);
+}
+
+#[tokio::test]
+async fn in_flight_counts_queued_and_written_requests() {
+    let server = TestServer::start().unwrap();
+    let client = Client::builder()
+        .max_active(2)
+        .connect(server.addr())
+        .await
+        .unwrap();
+    server.faults().set_delay(Duration::from_millis(300));
+    let tasks: Vec<_> = (0..5)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move { client.set_job(format!("q{n}"), later()).await })
+        })
+        .collect();
+    sleep(Duration::from_millis(100)).await;
+    // Two written, three waiting for room in the window.
+    assert_eq!(client.in_flight(), 5);
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(client.in_flight(), 0);
 }
 
 #[tokio::test]
@@ -76,7 +103,7 @@ async fn close_waits_for_requests_in_flight() {
             client.set_job(format!("c{n}"), later()).await
         }));
     }
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    sleep(Duration::from_millis(30)).await;
     client.close().await;
     for task in tasks {
         task.await.unwrap().unwrap();
@@ -84,6 +111,59 @@ async fn close_waits_for_requests_in_flight() {
     let err = client.set_job("late", later()).await.unwrap_err();
     assert!(err.is_not_sent(), "{err:?}");
     assert_eq!(server.jobs().len(), 50);
+    // `close` returned after its driver ended: nothing of the client is
+    // left to run, so the test may block on the server.
+    assert!(server.wait_for_open_connections(0, Duration::from_secs(5)));
+    // A closed client never connects again.
+    assert_eq!(server.connections_accepted(), 1);
+}
+
+#[tokio::test]
+async fn close_past_its_deadline_ends_requests_as_unknown() {
+    let server = TestServer::start().unwrap();
+    let client = Client::builder()
+        .close_timeout(Duration::from_millis(100))
+        .connect(server.addr())
+        .await
+        .unwrap();
+    server.faults().set_delay(Duration::from_millis(1000));
+    let task = {
+        let client = client.clone();
+        tokio::spawn(async move { client.set_job("slow", later()).await })
+    };
+    sleep(Duration::from_millis(30)).await;
+    let start = Instant::now();
+    client.close().await;
+    assert!(start.elapsed() < Duration::from_millis(900));
+    let err = task.await.unwrap().unwrap_err();
+    assert!(err.is_unknown(), "{err:?}");
+}
+
+#[tokio::test]
+async fn dropping_the_close_future_does_not_cut_requests_off() {
+    let server = TestServer::start().unwrap();
+    let client = Client::connect(server.addr()).await.unwrap();
+    server.faults().set_delay(Duration::from_millis(200));
+    let tasks: Vec<_> = (0..10)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move { client.set_job(format!("d{n}"), later()).await })
+        })
+        .collect();
+    sleep(Duration::from_millis(30)).await;
+    // Stop waiting for the close long before the responses come.
+    assert!(
+        timeout(Duration::from_millis(20), client.close())
+            .await
+            .is_err()
+    );
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(server.jobs().len(), 10);
+    // The close still happened.
+    let err = client.set_job("late", later()).await.unwrap_err();
+    assert!(err.is_not_sent(), "{err:?}");
 }
 
 #[tokio::test]
@@ -92,16 +172,18 @@ async fn dropping_the_client_lets_the_driver_finish() {
     {
         let client = Client::connect(server.addr()).await.unwrap();
         client.set_job("one", later()).await.unwrap();
+        // Written, given up, and still on its way when the client goes.
+        server.faults().set_delay(Duration::from_millis(200));
+        let gave_up = timeout(Duration::from_millis(50), client.set_job("two", later())).await;
+        assert!(gave_up.is_err());
     }
     // The driver ends and closes its connection on its own.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(5);
     while server.connections_open() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "driver kept the connection open"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(Instant::now() < deadline, "driver kept the connection open");
+        sleep(Duration::from_millis(10)).await;
     }
+    assert!(server.job("two").is_some());
 }
 
 #[tokio::test]
@@ -115,7 +197,7 @@ async fn reconnects_after_the_server_drops_the_connection() {
     // The server answers one request, then drops the connection.
     server.faults().set_close_after(Some(1));
     client.set_job("before", later()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    sleep(Duration::from_millis(50)).await;
     server.faults().clear();
     // The first request after the drop may find the dead connection; it
     // is reported, never retried silently. The next one reconnects.
@@ -125,26 +207,6 @@ async fn reconnects_after_the_server_drops_the_connection() {
     }
     client.set_job("after", later()).await.unwrap();
     assert!(server.connections_accepted() >= 2);
-}
-
-#[tokio::test]
-async fn retry_policy_resends_not_sent_requests() {
-    let server = TestServer::start().unwrap();
-    let client = Client::builder()
-        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(100))
-        .retry(kairoi_tokio::RetryPolicy {
-            not_sent: 2,
-            unknown: false,
-        })
-        .connect(server.addr())
-        .await
-        .unwrap();
-    // The server answers one request, then drops the connection.
-    server.faults().set_close_after(Some(1));
-    client.set_job("before", later()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    server.faults().clear();
-    client.set_job("after", later()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,6 +227,95 @@ async fn the_request_after_a_broken_connection_reconnects() {
         server.faults().clear();
         client.set_job("y", later()).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn failed_connection_attempts_back_off() {
+    let server = TestServer::start().unwrap();
+    let addr = server.addr();
+    let client = Client::builder()
+        .reconnect_backoff(Duration::from_millis(200), Duration::from_secs(1))
+        .connect(addr)
+        .await
+        .unwrap();
+    server.shutdown();
+    // The dead connection, then a refused attempt: both reported.
+    for _ in 0..2 {
+        let err = client.set_job("lost", later()).await.unwrap_err();
+        assert!(err.is_not_sent() || err.is_unknown(), "{err:?}");
+    }
+    // The next attempt waits for the backoff first.
+    let start = Instant::now();
+    let err = client.set_job("lost", later()).await.unwrap_err();
+    assert!(err.is_not_sent(), "{err:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "tried again after {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn retry_policy_resends_not_sent_requests() {
+    let first = TestServer::start().unwrap();
+    let second = TestServer::start().unwrap();
+    let addrs = [first.addr(), second.addr()];
+    let client = Client::builder()
+        .max_active(1)
+        .retry(kairoi_tokio::RetryPolicy {
+            not_sent: 1,
+            unknown: false,
+        })
+        .connect(&addrs[..])
+        .await
+        .unwrap();
+    first.faults().set_delay(Duration::from_millis(300));
+    let written = {
+        let client = client.clone();
+        tokio::spawn(async move { client.set_job("written", later()).await })
+    };
+    sleep(Duration::from_millis(50)).await;
+    // The window is full: this one waits in the driver, unsent.
+    let queued = {
+        let client = client.clone();
+        tokio::spawn(async move { client.set_job("queued", later()).await })
+    };
+    sleep(Duration::from_millis(50)).await;
+    first.shutdown();
+    // The written request may have been applied: never sent again.
+    let err = written.await.unwrap().unwrap_err();
+    assert!(err.is_unknown(), "{err:?}");
+    // The queued one was never sent: it goes again, on a connection to
+    // the next address, since the first one is gone.
+    queued.await.unwrap().unwrap();
+    assert!(second.job("queued").is_some());
+    assert!(second.job("written").is_none());
+}
+
+#[tokio::test]
+async fn retry_policy_can_resend_requests_of_unknown_outcome() {
+    let server = TestServer::start().unwrap();
+    let client = Client::builder()
+        .reconnect_backoff(Duration::from_millis(1), Duration::from_millis(10))
+        .retry(kairoi_tokio::RetryPolicy {
+            not_sent: 3,
+            unknown: true,
+        })
+        .connect(server.addr())
+        .await
+        .unwrap();
+    // Each connection answers one request, then closes: the second
+    // request of the batch is written and never answered.
+    server.faults().set_close_after(Some(1));
+    let results = client
+        .execute_all([
+            Instruction::set("r0", later()),
+            Instruction::set("r1", later()),
+        ])
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(server.job("r1").is_some());
+    assert!(server.connections_accepted() >= 2);
 }
 
 #[tokio::test]

@@ -9,6 +9,20 @@ use common::{later, tally};
 use kairoi_std::testing::TestServer;
 use kairoi_tokio::{Client, Instruction, Runner};
 
+#[tokio::test]
+async fn the_client_and_its_futures_are_send_and_sync() {
+    fn check<T: Clone + Send + Sync + 'static>(_: &T) {}
+    fn check_future<F: std::future::Future + Send>(_: F) {}
+    let server = TestServer::start().unwrap();
+    let client = Client::connect(server.addr()).await.unwrap();
+    check(&client);
+    check_future(client.set_job("x", later()));
+    check_future(client.execute(&Instruction::set("x", later())));
+    check_future(client.execute_arguments(["UNSET", "x"]));
+    check_future(client.execute_all(Vec::new()));
+    check_future(client.close());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_tasks_share_one_connection() {
     let server = TestServer::start().unwrap();
@@ -38,6 +52,19 @@ async fn shuffled_responses_reach_their_own_callers() {
         |i| matches!(i, Instruction::Set { job, .. } if job.as_str().starts_with("bad.")),
     );
     let client = Client::connect(server.addr()).await.unwrap();
+    // Concurrent callers, each with its own future.
+    let tasks: Vec<_> = (0..300)
+        .map(|n| {
+            let client = client.clone();
+            let prefix = if n % 3 == 0 { "bad" } else { "good" };
+            tokio::spawn(async move { client.set_job(format!("{prefix}.t{n}"), later()).await })
+        })
+        .collect();
+    for (n, task) in tasks.into_iter().enumerate() {
+        let result = task.await.unwrap();
+        assert_eq!(result.is_err(), n % 3 == 0, "{n}: {result:?}");
+    }
+    // One batch.
     let instructions: Vec<Instruction> = (0..2000)
         .map(|n| {
             let prefix = if n % 3 == 0 { "bad" } else { "good" };
@@ -77,6 +104,14 @@ async fn execute_all_keeps_input_order_through_a_small_window() {
         rejected >= 700,
         "every seventh valid request is rejected: {rejected}"
     );
+    // Each result belongs to its own instruction.
+    for (n, result) in results.iter().enumerate() {
+        assert_eq!(
+            result.is_ok(),
+            server.job(&format!("j{n}")).is_some(),
+            "{n}: {result:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -87,11 +122,17 @@ async fn typed_raw_and_rule_requests() {
         .set_rule("r", "app.", Runner::shell("run.sh"))
         .await
         .unwrap();
+    assert_eq!(server.rules().len(), 1);
     client
         .set_job("app.\"quoted\" job\nwith a line feed", later())
         .await
         .unwrap();
     assert!(server.job("app.\"quoted\" job\nwith a line feed").is_some());
+    client
+        .execute(&Instruction::set("typed", later()))
+        .await
+        .unwrap();
+    assert!(server.job("typed").is_some());
     let unknown = client.execute_arguments(["UNSET", "x"]).await;
     assert!(unknown.unwrap_err().is_rejected());
     let empty: [&str; 0] = [];
@@ -132,4 +173,5 @@ async fn a_pool_of_four_beats_one_connection() {
         four < one,
         "pool of 4 took {four:?}, one connection {one:?}"
     );
+    assert_eq!(server.connections_accepted(), 5);
 }

@@ -6,34 +6,86 @@ use std::time::{Duration, Instant};
 
 use crate::request_error::RequestError;
 
-/// Which requests a client sends again on its own. By default none: a
-/// request is never retried silently.
+/// Which failed requests a client sends again, on a new connection, before
+/// reporting them. The default sends nothing again. Shared by every
+/// adapter.
+///
+/// Only [`RequestError::NotSent`] requests are safe to resend: the server never
+/// saw them. [`RequestError::Unknown`] requests may have been applied, and a
+/// `SET` on a job that already ran schedules it again, so they are resent
+/// only with [`RetryPolicy::with_unknown`]. Rejected, timed-out and invalid
+/// requests are never resent.
+///
+/// ```
+/// use std::time::Duration;
+/// use kairoi_proto::mux::RetryPolicy;
+/// let policy = RetryPolicy::not_sent(3).with_backoff(Duration::from_millis(100));
+/// assert_eq!(policy.attempts(), 3);
+/// assert!(!policy.retries_unknown());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RetryPolicy {
-    /// How many more times a request that was [not
-    /// sent](RequestError::NotSent) is tried, on a new connection. Safe:
-    /// the server never saw it.
-    pub not_sent: u32,
-    /// Whether requests whose [outcome is unknown](RequestError::Unknown)
-    /// are also tried again (counted in `not_sent`). Only for instructions
-    /// that are safe to apply twice: a `SET` on a job that already ran
-    /// schedules it again.
-    pub unknown: bool,
+    attempts: u32,
+    unknown: bool,
+    backoff: Duration,
 }
 
 impl RetryPolicy {
-    /// Whether `result` may be sent again under this policy.
-    pub fn allows(&self, result: &Result<(), RequestError>) -> bool {
-        match result {
-            Err(RequestError::NotSent { .. }) => true,
-            Err(RequestError::Unknown { .. }) => self.unknown,
-            _ => false,
+    /// Never resend (the default).
+    pub const NONE: RetryPolicy = RetryPolicy {
+        attempts: 0,
+        unknown: false,
+        backoff: Duration::ZERO,
+    };
+
+    /// Resend [`RequestError::NotSent`] requests up to `attempts` more times.
+    pub fn not_sent(attempts: u32) -> Self {
+        RetryPolicy {
+            attempts,
+            ..Self::NONE
         }
+    }
+
+    /// Also resend [`RequestError::Unknown`] requests. Only for instructions that
+    /// may be applied twice: a job `SET` again after it ran is scheduled
+    /// again.
+    #[must_use]
+    pub fn with_unknown(mut self) -> Self {
+        self.unknown = true;
+        self
+    }
+
+    /// Waits `backoff` before each new attempt (default: none).
+    #[must_use]
+    pub fn with_backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How many times a request may be sent again.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Whether [`RequestError::Unknown`] requests are sent again.
+    pub fn retries_unknown(&self) -> bool {
+        self.unknown
+    }
+
+    /// The wait before each new attempt.
+    pub fn backoff(&self) -> Duration {
+        self.backoff
+    }
+
+    /// Whether a request that failed with `error` is sent again.
+    pub fn allows(&self, error: &RequestError) -> bool {
+        self.attempts > 0 && (error.is_not_sent() || (self.unknown && error.is_unknown()))
     }
 }
 
 /// Sends a request again while `policy` allows and `stopped()` is false.
-/// `attempt` sends it once more and gives its result.
+/// `attempt` sends it once more (after waiting [`RetryPolicy::backoff`])
+/// and gives its result.
 pub async fn retry<F, Fut>(
     policy: RetryPolicy,
     stopped: impl Fn() -> bool,
@@ -44,8 +96,12 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), RequestError>>,
 {
-    let mut left = policy.not_sent;
-    while left > 0 && policy.allows(&result) && !stopped() {
+    let mut left = policy.attempts();
+    while left > 0 && !stopped() {
+        match &result {
+            Err(e) if policy.allows(e) => {}
+            _ => break,
+        }
         left -= 1;
         result = attempt().await;
     }

@@ -1,4 +1,4 @@
-//! [`Builder`]: connection settings and their defaults.
+//! [`ClientBuilder`]: connection settings and their defaults.
 
 use std::io;
 use std::time::Duration;
@@ -7,17 +7,6 @@ use kairoi_proto::Config;
 use smol::net::AsyncToSocketAddrs;
 
 use crate::Client;
-
-/// Default [`Builder::connect_timeout`]: 5 s.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default [`Builder::request_timeout`]: 30 s.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default [`Builder::close_timeout`]: 10 s.
-pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default first wait of [`Builder::reconnect_backoff`]: 100 ms.
-pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(100);
-/// Default longest wait of [`Builder::reconnect_backoff`]: 5 s.
-pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 pub use kairoi_proto::mux::RetryPolicy;
 
@@ -34,7 +23,7 @@ pub use kairoi_proto::mux::RetryPolicy;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Builder {
+pub struct ClientBuilder {
     pub(crate) config: Config,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
@@ -45,29 +34,44 @@ pub struct Builder {
     pub(crate) retry: RetryPolicy,
 }
 
-impl Default for Builder {
+impl Default for ClientBuilder {
     fn default() -> Self {
-        Builder {
-            config: Config::default(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+        ClientBuilder {
+            config: Config::default().with_max_active(Self::DEFAULT_WINDOW),
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            close_timeout: Self::DEFAULT_CLOSE_TIMEOUT,
             connections: 1,
             nodelay: true,
-            backoff: (DEFAULT_BACKOFF_MIN, DEFAULT_BACKOFF_MAX),
+            backoff: (Self::DEFAULT_BACKOFF_MIN, Self::DEFAULT_BACKOFF_MAX),
             retry: RetryPolicy::default(),
         }
     }
 }
 
-impl Builder {
+impl ClientBuilder {
+    /// Default of [`ClientBuilder::connect_timeout`]: 10 seconds.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default of [`ClientBuilder::request_timeout`]: 30 seconds.
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default of [`ClientBuilder::close_timeout`]: 10 seconds.
+    pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default first wait of [`ClientBuilder::reconnect_backoff`]: 100 ms.
+    pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(100);
+    /// Default longest wait of [`ClientBuilder::reconnect_backoff`]: 5 seconds.
+    pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+    /// Default of [`ClientBuilder::window`]: 1,024 requests.
+    pub const DEFAULT_WINDOW: usize = 1024;
+
     /// The protocol limits of each connection (message size, arguments).
+    /// The window is set with [`ClientBuilder::window`].
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        self.config = config.with_max_active(self.config.max_active());
         self
     }
 
-    /// How long one connection attempt may take. Default: 5 s.
+    /// How long one connection attempt may take, per address. Default:
+    /// 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -88,9 +92,9 @@ impl Builder {
         self
     }
 
-    /// The most active requests per connection (the pipeline window).
-    /// Default: 1,024.
-    pub fn max_active(mut self, count: usize) -> Self {
+    /// The pipeline window: the most requests in flight at once on each
+    /// connection. Default: 1,024.
+    pub fn window(mut self, count: usize) -> Self {
         self.config = self.config.with_max_active(count);
         self
     }

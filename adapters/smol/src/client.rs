@@ -11,7 +11,7 @@ use smol::channel::{self, Receiver, Sender};
 use smol::io::{AsyncRead, AsyncWrite};
 use smol::net::AsyncToSocketAddrs;
 
-use crate::builder::Builder;
+use crate::builder::ClientBuilder;
 use kairoi_proto::mux::{self, Body, Job, instant_after};
 
 use crate::command::{Command, Reply};
@@ -19,7 +19,7 @@ use crate::connection::Slot;
 
 #[derive(Debug)]
 struct Shared {
-    builder: Builder,
+    builder: ClientBuilder,
     addrs: Vec<SocketAddr>,
     slots: Vec<Slot>,
     next_slot: AtomicUsize,
@@ -45,7 +45,7 @@ struct Shared {
 /// Each driver is a task on smol's global executor. Dropping every clone
 /// never blocks and never cancels a driver: it finishes the requests
 /// already submitted (within the [close
-/// timeout](crate::Builder::close_timeout)) and ends.
+/// timeout](crate::ClientBuilder::close_timeout)) and ends.
 #[derive(Debug, Clone)]
 pub struct Client {
     shared: Arc<Shared>,
@@ -96,12 +96,12 @@ impl Client {
     ///
     /// Dropping the future closes the connections made so far.
     pub async fn connect(addr: impl AsyncToSocketAddrs) -> io::Result<Client> {
-        Builder::default().connect(addr).await
+        ClientBuilder::default().connect(addr).await
     }
 
     /// Settings for a new client.
-    pub fn builder() -> Builder {
-        Builder::default()
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
     }
 
     /// A client over a transport the caller connected: any
@@ -118,7 +118,7 @@ impl Client {
     /// let client = kairoi_smol::Client::with_transport(stream, kairoi_smol::Client::builder());
     /// # Ok(()) }) }
     /// ```
-    pub fn with_transport<T>(io: T, builder: Builder) -> Client
+    pub fn with_transport<T>(io: T, builder: ClientBuilder) -> Client
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -137,7 +137,10 @@ impl Client {
         }
     }
 
-    pub(crate) async fn start(builder: Builder, addrs: Vec<SocketAddr>) -> io::Result<Client> {
+    pub(crate) async fn start(
+        builder: ClientBuilder,
+        addrs: Vec<SocketAddr>,
+    ) -> io::Result<Client> {
         let slots = (0..builder.connections).map(|_| Slot::new()).collect();
         let client = Client {
             shared: Arc::new(Shared {
@@ -275,7 +278,12 @@ impl Client {
         result: Result<(), RequestError>,
     ) -> Result<(), RequestError> {
         let stopped = || self.shared.closed.load(Ordering::SeqCst);
-        mux::retry(self.shared.builder.retry, stopped, result, || async {
+        let policy = self.shared.builder.retry;
+        mux::retry(policy, stopped, result, || async {
+            let backoff = policy.backoff();
+            if !backoff.is_zero() {
+                smol::Timer::after(backoff).await;
+            }
             match self.submit(body.clone()).await.0 {
                 Ok(p) => p.wait().await,
                 Err(e) => Err(e),

@@ -14,7 +14,7 @@ use smol::lock::Mutex;
 use smol::net::TcpStream;
 use smol::{Task, Timer};
 
-use crate::builder::Builder;
+use crate::builder::ClientBuilder;
 use kairoi_proto::mux::{self, Mux, instant_after};
 
 use crate::command::Command;
@@ -69,7 +69,7 @@ impl Slot {
     /// A sender to a live driver, connecting first when there is none.
     pub(crate) async fn sender(
         &self,
-        builder: &Builder,
+        builder: &ClientBuilder,
         addrs: &[SocketAddr],
     ) -> Result<Sender<Command>, RequestError> {
         let mut state = self.state.lock().await;
@@ -109,7 +109,7 @@ impl Slot {
     }
 
     /// Starts a driver task over `io`.
-    pub(crate) fn spawn<T>(&self, io: T, builder: &Builder) -> Live
+    pub(crate) fn spawn<T>(&self, io: T, builder: &ClientBuilder) -> Live
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -157,7 +157,7 @@ impl Slot {
 }
 
 /// Connects to the first address that answers within the timeout.
-async fn open(builder: &Builder, addrs: &[SocketAddr]) -> Result<TcpStream, Cause> {
+async fn open(builder: &ClientBuilder, addrs: &[SocketAddr]) -> Result<TcpStream, Cause> {
     let mut last = Cause::Closed;
     for &addr in addrs {
         let attempt = async { TcpStream::connect(addr).await.map(Some) };

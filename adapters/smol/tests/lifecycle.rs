@@ -40,7 +40,7 @@ fn cancelled_before_the_write_is_withdrawn() {
     smol::block_on(async {
         let server = TestServer::start().unwrap();
         let client = Client::builder()
-            .max_active(1)
+            .window(1)
             .connect(server.addr())
             .await
             .unwrap();
@@ -75,7 +75,7 @@ fn in_flight_counts_queued_and_written_requests() {
     smol::block_on(async {
         let server = TestServer::start().unwrap();
         let client = Client::builder()
-            .max_active(2)
+            .window(2)
             .connect(server.addr())
             .await
             .unwrap();
@@ -254,11 +254,8 @@ fn retry_policy_resends_not_sent_requests() {
         let second = TestServer::start().unwrap();
         let addrs = [first.addr(), second.addr()];
         let client = Client::builder()
-            .max_active(1)
-            .retry(kairoi_smol::RetryPolicy {
-                not_sent: 1,
-                unknown: false,
-            })
+            .window(1)
+            .retry(kairoi_smol::RetryPolicy::not_sent(1))
             .connect(&addrs[..])
             .await
             .unwrap();
@@ -292,10 +289,7 @@ fn retry_policy_can_resend_requests_of_unknown_outcome() {
         let server = TestServer::start().unwrap();
         let client = Client::builder()
             .reconnect_backoff(Duration::from_millis(1), Duration::from_millis(10))
-            .retry(kairoi_smol::RetryPolicy {
-                not_sent: 3,
-                unknown: true,
-            })
+            .retry(kairoi_smol::RetryPolicy::not_sent(3).with_unknown())
             .connect(server.addr())
             .await
             .unwrap();

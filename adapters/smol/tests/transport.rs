@@ -22,7 +22,7 @@ fn pipelines_over_a_caller_connected_stream() {
         let server = TestServer::start().unwrap();
         server.faults().set_shuffle(true);
         let stream = TcpStream::connect(server.addr()).await.unwrap();
-        let client = Client::with_transport(stream, Client::builder().max_active(8));
+        let client = Client::with_transport(stream, Client::builder().window(8));
         let results = client.execute_all(batch(500)).await;
         assert_eq!(tally(&results), [500, 0, 0, 0, 0]);
         assert_eq!(client.in_flight(), 0);

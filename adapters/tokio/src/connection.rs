@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::builder::Builder;
+use crate::builder::ClientBuilder;
 use crate::command::Command;
 use crate::driver::Driver;
 
@@ -55,7 +55,7 @@ impl Slot {
     /// A sender to a live driver, connecting first when there is none.
     pub(crate) async fn sender(
         &self,
-        builder: &Builder,
+        builder: &ClientBuilder,
         addrs: &[SocketAddr],
     ) -> Result<mpsc::UnboundedSender<Command>, RequestError> {
         let mut state = self.state.lock().await;
@@ -95,7 +95,7 @@ impl Slot {
     }
 
     /// Starts a driver task over `io`.
-    pub(crate) fn spawn<T>(&self, io: T, builder: &Builder) -> Live
+    pub(crate) fn spawn<T>(&self, io: T, builder: &ClientBuilder) -> Live
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -139,7 +139,7 @@ impl Slot {
 }
 
 /// Connects to the first address that answers within the timeout.
-async fn open(builder: &Builder, addrs: &[SocketAddr]) -> Result<TcpStream, Cause> {
+async fn open(builder: &ClientBuilder, addrs: &[SocketAddr]) -> Result<TcpStream, Cause> {
     let mut last = Cause::Closed;
     for addr in addrs {
         let connect = TcpStream::connect(addr);

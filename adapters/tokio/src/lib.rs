@@ -47,9 +47,6 @@ mod command;
 mod connection;
 mod driver;
 
-pub use builder::{
-    Builder, DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_CLOSE_TIMEOUT,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, RetryPolicy,
-};
+pub use builder::{ClientBuilder, RetryPolicy};
 pub use client::Client;
 pub use kairoi_proto::{Cause, Config, DateTime, Instruction, RequestError, Runner, Text};

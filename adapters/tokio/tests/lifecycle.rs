@@ -38,7 +38,7 @@ async fn cancelled_after_the_write_never_steals_a_later_reply() {
 async fn cancelled_before_the_write_is_withdrawn() {
     let server = TestServer::start().unwrap();
     let client = Client::builder()
-        .max_active(1)
+        .window(1)
         .connect(server.addr())
         .await
         .unwrap();
@@ -71,7 +71,7 @@ async fn cancelled_before_the_write_is_withdrawn() {
 async fn in_flight_counts_queued_and_written_requests() {
     let server = TestServer::start().unwrap();
     let client = Client::builder()
-        .max_active(2)
+        .window(2)
         .connect(server.addr())
         .await
         .unwrap();
@@ -261,11 +261,8 @@ async fn retry_policy_resends_not_sent_requests() {
     let second = TestServer::start().unwrap();
     let addrs = [first.addr(), second.addr()];
     let client = Client::builder()
-        .max_active(1)
-        .retry(kairoi_tokio::RetryPolicy {
-            not_sent: 1,
-            unknown: false,
-        })
+        .window(1)
+        .retry(kairoi_tokio::RetryPolicy::not_sent(1))
         .connect(&addrs[..])
         .await
         .unwrap();
@@ -297,10 +294,7 @@ async fn retry_policy_can_resend_requests_of_unknown_outcome() {
     let server = TestServer::start().unwrap();
     let client = Client::builder()
         .reconnect_backoff(Duration::from_millis(1), Duration::from_millis(10))
-        .retry(kairoi_tokio::RetryPolicy {
-            not_sent: 3,
-            unknown: true,
-        })
+        .retry(kairoi_tokio::RetryPolicy::not_sent(3).with_unknown())
         .connect(server.addr())
         .await
         .unwrap();

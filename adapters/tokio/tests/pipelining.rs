@@ -91,7 +91,7 @@ async fn execute_all_keeps_input_order_through_a_small_window() {
     server.faults().set_shuffle(true);
     server.faults().reject_every(7);
     let client = Client::builder()
-        .max_active(16)
+        .window(16)
         .connect(server.addr())
         .await
         .unwrap();

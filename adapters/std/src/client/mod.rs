@@ -9,10 +9,9 @@ use kairoi_proto::{DateTime, Instruction, Runner, Text};
 mod batch;
 mod builder;
 mod connection;
-mod retry;
 
 pub use builder::ClientBuilder;
-pub use retry::RetryPolicy;
+pub use kairoi_proto::mux::RetryPolicy;
 
 use batch::{Pass, Sink};
 use builder::Settings;

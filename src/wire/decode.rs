@@ -88,10 +88,13 @@ impl Decoder {
         }
     }
 
-    /// Appends bytes read from the transport.
+    /// Appends bytes read from the transport. After an error they are
+    /// dropped: the error is final, and the buffer stays bounded.
     pub fn extend(&mut self, bytes: &[u8]) {
         self.release_frame();
-        self.buf.extend_from_slice(bytes);
+        if self.failed.is_none() {
+            self.buf.extend_from_slice(bytes);
+        }
     }
 
     /// The number of bytes buffered and not yet yielded as a message.
@@ -298,5 +301,27 @@ impl Decoder {
             }
         }
         Ok(Step::Frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes fed after an error are not buffered: memory stays within the
+    /// limit plus the chunk that broke it.
+    #[test]
+    fn input_after_an_error_is_dropped() {
+        let mut decoder = Decoder::new(Config::default().with_max_message_len(4));
+        decoder.extend(b"A \"\t-  ");
+        let error = DecodeError::MessageTooLong { limit: 4 };
+        assert_eq!(decoder.next_frame(), Err(error.clone()));
+        let buffered = decoder.buffered();
+        for _ in 0..10 {
+            decoder.extend(&[0xe8; 64]);
+        }
+        assert_eq!(decoder.buffered(), buffered);
+        assert_eq!(decoder.next_frame(), Err(error.clone()));
+        assert_eq!(decoder.finish(), Err(error));
     }
 }

@@ -88,7 +88,8 @@
 //!   `std::error::Error`, [`DateTime`] conversions with `SystemTime`.
 //!   Without it the crate is `no_std` with `alloc`.
 //! - `jiff-1`, `chrono-04`, `time-03`: [`DateTime`] conversions.
-//! - `arbitrary`: `Arbitrary` implementations for fuzzing.
+//! - `arbitrary`: `Arbitrary` implementations for fuzzing, and the bodies
+//!   of the fuzz targets in the `fuzzing` module.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -103,6 +104,8 @@ pub mod client;
 mod config;
 mod datetime;
 pub mod error;
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;
 mod instruction;
 #[cfg(feature = "std")]
 pub mod mux;

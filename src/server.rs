@@ -71,8 +71,10 @@ pub enum ServerEvent {
     /// The client finished sending (end of stream between messages).
     /// Responses can still be written; then close the connection.
     Ended,
-    /// The client sent bytes that can never be a message. The reference
-    /// server closes the connection without answering; do the same.
+    /// The client sent bytes that can never be a message, or ended its
+    /// stream in the middle of one. The reference server closes the
+    /// connection without answering; do the same. Responses not yet
+    /// written are dropped, and [`Server::respond`] fails from now on.
     Failed(DecodeError),
 }
 
@@ -173,6 +175,7 @@ impl Server {
                     Ok(()) => Some(ServerEvent::Ended),
                     Err(e) => {
                         self.failed = true;
+                        self.tx.clear();
                         Some(ServerEvent::Failed(e))
                     }
                 }
@@ -239,5 +242,31 @@ impl Server {
         out.extend_from_slice(&self.tx);
         self.tx.clear();
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Queued responses are dropped on every failure, including a message
+    /// cut short by the end of the stream.
+    #[test]
+    fn failure_drops_queued_responses_whatever_the_cause() {
+        for (input, eof) in [(&b"0 A B\n\n"[..], false), (&b"0 A B\n1 A"[..], true)] {
+            let mut server = Server::new(Config::default());
+            server.receive(input);
+            if eof {
+                server.receive_eof();
+            }
+            let Some(ServerEvent::Request(request)) = server.poll_event() else {
+                panic!("no request");
+            };
+            server.respond(request.token, Status::Ok).unwrap();
+            assert!(server.poll_transmit().is_some());
+            assert!(matches!(server.poll_event(), Some(ServerEvent::Failed(_))));
+            assert_eq!(server.poll_transmit(), None, "eof: {eof}");
+            assert!(server.is_failed());
+        }
     }
 }

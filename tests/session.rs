@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use kairoi_proto::{
-    Client, Config, ConnectionError, DateTime, Event, Instruction, Outcome, RequestId, Runner,
-    Server, ServerEvent, Status,
+    Cancelled, Client, Config, ConnectionError, DateTime, Event, Instruction, Outcome, RequestId,
+    Runner, Server, ServerEvent, Status,
 };
 
 /// A small deterministic generator, so the shuffles are reproducible.
@@ -148,4 +148,62 @@ fn eof_with_active_requests_ends_each_one_once() {
         ]
     );
     assert!(client.send_arguments(["D"]).is_err());
+}
+
+/// Everything the client wrote, read by a server: each request's body.
+fn bodies_on_the_wire(wire: &[u8]) -> Vec<Vec<String>> {
+    let mut server = Server::new(Config::default());
+    server.receive(wire);
+    server.receive_eof();
+    let mut bodies = Vec::new();
+    while let Some(event) = server.poll_event() {
+        match event {
+            ServerEvent::Request(request) => bodies.push(match request.instruction {
+                Ok(_) => panic!("raw bodies only"),
+                Err(invalid) => invalid.arguments.into_iter().map(String::from).collect(),
+            }),
+            ServerEvent::Ended => break,
+            other => panic!(
+                "malformed stream {:?}: {other:?}",
+                String::from_utf8_lossy(wire)
+            ),
+        }
+    }
+    bodies
+}
+
+#[test]
+fn a_partly_written_request_is_finished_even_when_its_late_response_came_first() {
+    let mut client = Client::new(Config::default());
+    let first = client.send_arguments(["A", "a"]).unwrap();
+    client.send_arguments(["B", "b"]).unwrap();
+    let third = client.send_arguments(["C", "c"]).unwrap();
+    let mut wire = client.poll_transmit().unwrap()[..3].to_vec();
+    client.consume_transmit(3);
+    assert_eq!(client.cancel(first), Some(Cancelled::Abandoned));
+    // A response for it (too early to be real) is absorbed, then a cancel
+    // compacts the buffer: the rest of the first request must still leave.
+    client.receive(b"0 OK\n");
+    assert_eq!(client.poll_event(), None);
+    assert_eq!(client.cancel(third), Some(Cancelled::Withdrawn));
+    wire.extend_from_slice(client.poll_transmit().unwrap());
+    assert_eq!(bodies_on_the_wire(&wire), [["A", "a"], ["B", "b"]]);
+}
+
+#[test]
+fn a_partly_written_request_is_finished_even_when_forgotten() {
+    // With 2 active requests the table spans at most 32 sequence numbers,
+    // then forgets abandoned requests at its front.
+    let mut client = Client::new(Config::default().with_max_active(2));
+    let first = client.send_arguments(["A", "a"]).unwrap();
+    let mut wire = client.poll_transmit().unwrap()[..3].to_vec();
+    client.consume_transmit(3);
+    assert_eq!(client.cancel(first), Some(Cancelled::Abandoned));
+    for _ in 0..40 {
+        let id = client.send_arguments(["X"]).unwrap();
+        assert_eq!(client.cancel(id), Some(Cancelled::Withdrawn));
+    }
+    client.send_arguments(["B", "b"]).unwrap();
+    wire.extend_from_slice(client.poll_transmit().unwrap());
+    assert_eq!(bodies_on_the_wire(&wire), [["A", "a"], ["B", "b"]]);
 }

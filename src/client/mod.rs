@@ -514,6 +514,11 @@ impl<I: Copy + Ord> Client<I> {
 
     /// Removes the bytes of withdrawn requests (segments whose request is
     /// no longer queued) from the transmit buffer, in one pass.
+    ///
+    /// A segment partly written is always kept, whatever became of its
+    /// request (a late response absorbed, or forgotten by `trim`): its
+    /// first bytes are on the wire, so the rest must follow or the next
+    /// request would be glued to them.
     fn compact_transmit(&mut self) {
         let withdrawn = |table: &Table<I>, seq: u64| {
             !matches!(
@@ -534,9 +539,10 @@ impl<I: Copy + Ord> Client<I> {
         let tx = &mut self.tx;
         let front_written = self.front_written;
         self.segments.retain(|&(seq, len)| {
+            let touched = first && front_written > 0;
             let bytes = if first { len - front_written } else { len };
             first = false;
-            let keep = !withdrawn(table, seq);
+            let keep = touched || !withdrawn(table, seq);
             if keep {
                 tx.copy_within(read..read + bytes, write);
                 write += bytes;

@@ -303,3 +303,25 @@ impl Decoder {
         Ok(Step::Frame)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes fed after an error are not buffered: memory stays within the
+    /// limit plus the chunk that broke it.
+    #[test]
+    fn input_after_an_error_is_dropped() {
+        let mut decoder = Decoder::new(Config::default().with_max_message_len(4));
+        decoder.extend(b"A \"\t-  ");
+        let error = DecodeError::MessageTooLong { limit: 4 };
+        assert_eq!(decoder.next_frame(), Err(error.clone()));
+        let buffered = decoder.buffered();
+        for _ in 0..10 {
+            decoder.extend(&[0xe8; 64]);
+        }
+        assert_eq!(decoder.buffered(), buffered);
+        assert_eq!(decoder.next_frame(), Err(error.clone()));
+        assert_eq!(decoder.finish(), Err(error));
+    }
+}

@@ -1,0 +1,29 @@
+//! The bodies of the fuzz targets, shared by `fuzz/` and the test suite.
+//!
+//! Each function takes the raw input of one target, builds its own
+//! [`arbitrary::Unstructured`] from it, drives the decoder or a state
+//! machine, and panics on the first broken invariant. Any byte string is a
+//! valid input: a short one simply ends the session early. The seed corpus
+//! under `fuzz/corpus/<target>/` is replayed through these functions by
+//! `cargo test`, and the [`seed`] builders write inputs in their format.
+//!
+//! | target | drives | checks |
+//! | --- | --- | --- |
+//! | [`decode_messages`] | [`Decoder`](crate::wire::Decoder) | no panic; a simple reference parser, the whole input and any chunking give the same messages and outcome; buffered bytes stay within the limit plus one chunk |
+//! | [`client_session`] | [`Client`](crate::Client) against a [`Server`](crate::Server) | exactly one outcome per request, none after `Closed`, `Closed` once and last, `in_flight` and `poll_timeout` consistent, the wire always well-formed, outcomes consistent with what the server side received |
+//! | [`server_session`] | [`Server`](crate::Server) | requests match a plain decoder of the same bytes, responses in any order decode to the right identifiers and statuses, backpressure and the end of stream are consistent |
+//! | [`roundtrip`] | [`encode_message`](crate::wire::encode_message), [`Client`](crate::Client), [`Server`](crate::Server) | arguments and instructions come back identical, with the same number of arguments and messages |
+//!
+//! Only built with the `arbitrary` feature.
+
+mod client;
+mod decode;
+mod input;
+mod roundtrip;
+pub mod seed;
+mod server;
+
+pub use client::client_session;
+pub use decode::decode_messages;
+pub use roundtrip::roundtrip;
+pub use server::server_session;

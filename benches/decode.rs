@@ -1,0 +1,139 @@
+//! Decoding: the `Client` receiving responses, the `Server` receiving
+//! requests and one huge message, next to a `memchr`-per-line baseline
+//! measured in the same run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kairoi_proto::{Client, Config, Event, Server, ServerEvent};
+
+mod corpus;
+use corpus::CHUNK;
+
+fn throughput(messages: usize, bytes: usize) -> Throughput {
+    Throughput::ElementsAndBytes {
+        elements: messages as u64,
+        bytes: bytes as u64,
+    }
+}
+
+/// The floor of any newline-driven framer: one `memchr` call per line.
+fn memchr_per_line(bytes: &[u8]) -> usize {
+    let mut lines = 0;
+    let mut rest = bytes;
+    while let Some(i) = memchr::memchr(b'\n', rest) {
+        lines += 1;
+        rest = &rest[i + 1..];
+    }
+    lines
+}
+
+/// A client with requests `0..count` written and awaiting their responses.
+fn client_awaiting(count: usize) -> Client {
+    let mut client = Client::new(Config::default().with_max_active(count));
+    for _ in 0..count {
+        client.send_arguments(["X"]).unwrap();
+    }
+    let n = client.buffered_transmit();
+    client.consume_transmit(n);
+    client
+}
+
+/// Feeds `bytes` to the client in 2 KiB chunks, draining events after each.
+fn client_receive(client: &mut Client, bytes: &[u8]) -> usize {
+    let mut outcomes = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        client.receive(chunk);
+        while let Some(event) = client.poll_event() {
+            match event {
+                Event::Outcome { outcome, .. } => {
+                    black_box(outcome);
+                    outcomes += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    outcomes
+}
+
+/// Feeds `bytes` to the server in 2 KiB chunks, taking every request.
+fn server_receive(server: &mut Server, bytes: &[u8]) -> usize {
+    let mut requests = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        server.receive(chunk);
+        while let Some(event) = server.poll_event() {
+            match event {
+                ServerEvent::Request(request) => {
+                    black_box(&request);
+                    requests += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    requests
+}
+
+fn decode(c: &mut Criterion) {
+    let responses = corpus::responses(corpus::RESPONSES);
+    let requests = corpus::requests(corpus::REQUESTS);
+    let mut group = c.benchmark_group("decode");
+    group.sample_size(20);
+
+    group.throughput(throughput(corpus::RESPONSES, responses.len()));
+    group.bench_function("baseline_memchr_per_line/responses", |b| {
+        b.iter(|| assert_eq!(memchr_per_line(black_box(&responses)), corpus::RESPONSES))
+    });
+    group.bench_function("client/responses", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut client = client_awaiting(corpus::RESPONSES);
+                let start = Instant::now();
+                let outcomes = client_receive(&mut client, black_box(&responses));
+                total += start.elapsed();
+                assert_eq!(outcomes, corpus::RESPONSES);
+            }
+            total
+        })
+    });
+
+    group.throughput(throughput(corpus::REQUESTS, requests.len()));
+    group.bench_function("baseline_memchr_per_line/requests", |b| {
+        // Line feeds inside quoted job identifiers count as lines here: the
+        // baseline does not know about quotes.
+        b.iter(|| memchr_per_line(black_box(&requests)))
+    });
+    group.bench_function("server/requests", |b| {
+        let config = Config::default().with_max_active(corpus::REQUESTS);
+        b.iter(|| {
+            let mut server = Server::new(config);
+            let n = server_receive(&mut server, black_box(&requests));
+            assert_eq!(n, corpus::REQUESTS);
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("decode");
+    group.sample_size(10);
+    for (name, len) in [
+        ("server/huge_2mib_2kib_chunks", corpus::HUGE_2MIB),
+        ("server/huge_2kib_chunks", corpus::HUGE_8MIB),
+    ] {
+        let huge = corpus::huge(len);
+        let config = Config::default().with_max_message_len(len);
+        group.throughput(throughput(1, len));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut server = Server::new(config);
+                assert_eq!(server_receive(&mut server, black_box(&huge)), 1);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode);
+criterion_main!(benches);

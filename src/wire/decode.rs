@@ -3,11 +3,14 @@
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 use core::ops::Range;
-use memchr::{memchr2, memchr3};
 
+use super::scan;
 use crate::config::Config;
 use crate::error::DecodeError;
 use crate::text::Text;
+
+/// The least a growing receive buffer reserves.
+const MIN_RESERVE: usize = 8 * 1024;
 
 /// Where the scanner stands inside the current message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +62,9 @@ pub struct Decoder {
     arg_start: usize,
     /// Content ranges of the arguments found so far.
     spans: Vec<Range<usize>>,
+    /// The bytes of the current message's arguments OR-ed together (see
+    /// [`scan`]): any high bit set means some byte is not ASCII.
+    seen: u64,
     /// Length of the frame yielded last, released on the next call.
     frame_len: usize,
     frame_taken: bool,
@@ -82,6 +88,7 @@ impl Decoder {
             write: 0,
             arg_start: 0,
             spans: Vec::with_capacity(8),
+            seen: 0,
             frame_len: 0,
             frame_taken: true,
             failed: None,
@@ -91,6 +98,13 @@ impl Decoder {
     /// Appends bytes read from the transport.
     pub fn extend(&mut self, bytes: &[u8]) {
         self.release_frame();
+        if self.buf.capacity() - self.buf.len() < bytes.len() {
+            // Reserving at least `MIN_RESERVE` keeps buffers large: the
+            // space of released frames is reclaimed without allocating, and
+            // while taken arguments still share the old buffer, a new one
+            // holds many messages rather than one read.
+            self.buf.reserve(bytes.len().max(MIN_RESERVE));
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -123,6 +137,7 @@ impl Decoder {
                 self.pos = 0;
                 self.write = 0;
                 self.scan = Scan::Between;
+                self.seen = 0;
                 Ok(Some(self.spans.len()))
             }
             Ok(Step::NeedMore) => Ok(None),
@@ -200,89 +215,107 @@ impl Decoder {
         }
     }
 
-    /// Checks that one more argument fits, then starts it at `start`.
-    #[inline]
-    fn open_argument(&mut self, start: usize, scan: Scan) -> Result<(), DecodeError> {
-        if self.spans.len() >= self.max_args {
-            return Err(DecodeError::TooManyArguments {
-                limit: self.max_args,
-            });
-        }
-        self.arg_start = start;
-        self.write = start;
-        self.scan = scan;
-        Ok(())
-    }
-
     fn scan_message(&mut self) -> Result<Step, DecodeError> {
         let len = self.buf.len();
         // Never look past the longest allowed message: the outcome must not
         // depend on how many bytes happen to be buffered.
         let end = len.min(self.max_len);
-        while self.pos < end {
-            match self.scan {
+        let max_args = self.max_args;
+        let Decoder {
+            buf,
+            spans,
+            scan,
+            pos,
+            write,
+            arg_start,
+            seen,
+            ..
+        } = self;
+        let buf: &mut [u8] = &mut buf[..end];
+        let mut p = *pos;
+        let mut state = *scan;
+        let step = loop {
+            match state {
                 Scan::Between => {
-                    let b = self.buf[self.pos];
+                    let Some(&b) = buf.get(p) else {
+                        break Ok(Step::NeedMore);
+                    };
                     match b {
-                        b' ' => self.pos += 1,
+                        b' ' => p += 1,
                         b'\n' => {
-                            self.pos += 1;
-                            return self.end_message();
+                            p += 1;
+                            break Ok(Step::Frame);
+                        }
+                        _ if spans.len() >= max_args => {
+                            break Err(DecodeError::TooManyArguments { limit: max_args });
                         }
                         b'"' => {
-                            self.open_argument(self.pos + 1, Scan::Quoted)?;
-                            self.pos += 1;
+                            p += 1;
+                            *arg_start = p;
+                            *write = p;
+                            state = Scan::Quoted;
                         }
-                        _ => self.open_argument(self.pos, Scan::Simple)?,
+                        _ => {
+                            *arg_start = p;
+                            state = Scan::Simple;
+                        }
                     }
                 }
-                Scan::Simple => match memchr3(b' ', b'"', b'\n', &self.buf[self.pos..end]) {
-                    None => self.pos = end,
+                Scan::Simple => match scan::simple_end(&buf[p..], seen) {
+                    None => {
+                        p = end;
+                        break Ok(Step::NeedMore);
+                    }
                     Some(i) => {
-                        self.pos += i;
-                        self.spans.push(self.arg_start..self.pos);
-                        self.scan = Scan::Between;
+                        p += i;
+                        spans.push(*arg_start..p);
                         // The delimiter is handled by `Between`: a space is
                         // skipped, a quote opens an argument, a line feed
                         // ends the message.
+                        state = Scan::Between;
                     }
                 },
                 Scan::Quoted => {
-                    let found = memchr2(b'"', b'\\', &self.buf[self.pos..end]);
-                    let stop = found.map_or(end, |i| self.pos + i);
-                    if self.write != self.pos {
-                        self.buf.copy_within(self.pos..stop, self.write);
+                    let found = scan::quoted_stop(&buf[p..], seen);
+                    let stop = found.map_or(end, |i| p + i);
+                    if *write != p {
+                        buf.copy_within(p..stop, *write);
                     }
-                    self.write += stop - self.pos;
-                    self.pos = stop;
-                    if found.is_some() {
-                        if self.buf[stop] == b'"' {
-                            self.spans.push(self.arg_start..self.write);
-                            self.scan = Scan::Between;
-                        } else {
-                            self.scan = Scan::Escape;
-                        }
-                        self.pos += 1;
+                    *write += stop - p;
+                    p = stop;
+                    if found.is_none() {
+                        break Ok(Step::NeedMore);
                     }
+                    if buf[stop] == b'"' {
+                        spans.push(*arg_start..*write);
+                        state = Scan::Between;
+                    } else {
+                        state = Scan::Escape;
+                    }
+                    p += 1;
                 }
                 Scan::Escape => {
-                    let b = self.buf[self.pos];
+                    let Some(&b) = buf.get(p) else {
+                        break Ok(Step::NeedMore);
+                    };
                     if b != b'\\' && b != b'"' {
-                        return Err(DecodeError::InvalidEscape { byte: b });
+                        break Err(DecodeError::InvalidEscape { byte: b });
                     }
-                    self.buf[self.write] = b;
-                    self.write += 1;
-                    self.pos += 1;
-                    self.scan = Scan::Quoted;
+                    buf[*write] = b;
+                    *write += 1;
+                    p += 1;
+                    state = Scan::Quoted;
                 }
             }
-        }
-        if end < len {
-            Err(DecodeError::MessageTooLong {
+        };
+        *pos = p;
+        *scan = state;
+        match step {
+            Ok(Step::Frame) => self.end_message(),
+            Ok(Step::NeedMore) if end < len => Err(DecodeError::MessageTooLong {
                 limit: self.max_len,
-            })
-        } else {
-            Ok(Step::NeedMore)
+            }),
+            other => other,
         }
     }
 
@@ -292,9 +325,13 @@ impl Decoder {
                 count: self.spans.len(),
             });
         }
-        for (index, r) in self.spans.iter().enumerate() {
-            if core::str::from_utf8(&self.buf[r.clone()]).is_err() {
-                return Err(DecodeError::InvalidUtf8 { argument: index });
+        // Every byte of every argument went through `seen`: when all were
+        // ASCII there is nothing more to check.
+        if self.seen & scan::HI != 0 {
+            for (index, r) in self.spans.iter().enumerate() {
+                if core::str::from_utf8(&self.buf[r.clone()]).is_err() {
+                    return Err(DecodeError::InvalidUtf8 { argument: index });
+                }
             }
         }
         Ok(Step::Frame)

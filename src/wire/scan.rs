@@ -1,0 +1,165 @@
+//! Finding delimiters fast, without `unsafe`.
+//!
+//! Arguments are short (identifiers, statuses, job names, dates), where a
+//! `memchr` call costs more in setup than the scan itself. These searches
+//! look at eight bytes at a time in a `u64` ("SIMD within a register") for
+//! the first few words, then hand longer arguments to `memchr`. While they
+//! scan they also collect whether every byte seen is ASCII, so that most
+//! messages need no separate UTF-8 validation.
+
+use memchr::{memchr2, memchr3};
+
+const LO: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte: a byte is ASCII when its high bit is clear.
+pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
+/// Bytes scanned word by word before switching to `memchr`.
+const SWAR_LIMIT: usize = 32;
+
+/// `0x80` in each byte of `word` that equals `byte`, `0` in every other
+/// byte. Exact: no carry crosses bytes, so there are no false positives
+/// after the first match either.
+#[inline(always)]
+fn eq_mask(word: u64, byte: u8) -> u64 {
+    let v = word ^ (LO * u64::from(byte));
+    // The high bit of ((v & 0x7f) + 0x7f) | v is set unless v's byte is 0.
+    !(((v & !HI).wrapping_add(!HI)) | v) & HI
+}
+
+/// The bytes of `word` before byte index `k` (little-endian order).
+#[inline(always)]
+fn before(word: u64, k: u32) -> u64 {
+    // k < 8 here, so the shift is below 64.
+    word & ((1u64 << (8 * k)) - 1)
+}
+
+/// The ASCII flag bits of `bytes`: `HI` if any byte is not ASCII, else 0.
+#[inline]
+fn non_ascii(bytes: &[u8]) -> u64 {
+    if bytes.is_ascii() { 0 } else { HI }
+}
+
+/// The index of the first space, `"` or line feed in `hay`.
+///
+/// The bytes before it (all of `hay` when there is none) are OR-ed into
+/// `seen`, whose high bits then tell whether any of them is not ASCII.
+#[inline]
+pub(crate) fn simple_end(hay: &[u8], seen: &mut u64) -> Option<usize> {
+    let mut i = 0;
+    while i < SWAR_LIMIT {
+        let Some(word) = hay.get(i..).and_then(|h| h.first_chunk::<8>()) else {
+            // Fewer than eight bytes left: one at a time.
+            for (j, &b) in hay.iter().enumerate().skip(i) {
+                if b == b' ' || b == b'"' || b == b'\n' {
+                    return Some(j);
+                }
+                *seen |= u64::from(b) << 56;
+            }
+            return None;
+        };
+        let word = u64::from_le_bytes(*word);
+        let hits = eq_mask(word, b' ') | eq_mask(word, b'"') | eq_mask(word, b'\n');
+        if hits != 0 {
+            let k = hits.trailing_zeros() / 8;
+            *seen |= before(word, k);
+            return Some(i + k as usize);
+        }
+        *seen |= word;
+        i += 8;
+    }
+    let rest = &hay[i..];
+    let found = memchr3(b' ', b'"', b'\n', rest);
+    *seen |= non_ascii(&rest[..found.unwrap_or(rest.len())]);
+    found.map(|j| i + j)
+}
+
+/// The index of the first `"` or `\` in `hay`, collecting the bytes before
+/// it into `seen` like [`simple_end`].
+#[inline]
+pub(crate) fn quoted_stop(hay: &[u8], seen: &mut u64) -> Option<usize> {
+    let mut i = 0;
+    while i < SWAR_LIMIT {
+        let Some(word) = hay.get(i..).and_then(|h| h.first_chunk::<8>()) else {
+            for (j, &b) in hay.iter().enumerate().skip(i) {
+                if b == b'"' || b == b'\\' {
+                    return Some(j);
+                }
+                *seen |= u64::from(b) << 56;
+            }
+            return None;
+        };
+        let word = u64::from_le_bytes(*word);
+        let hits = eq_mask(word, b'"') | eq_mask(word, b'\\');
+        if hits != 0 {
+            let k = hits.trailing_zeros() / 8;
+            *seen |= before(word, k);
+            return Some(i + k as usize);
+        }
+        *seen |= word;
+        i += 8;
+    }
+    let rest = &hay[i..];
+    let found = memchr2(b'"', b'\\', rest);
+    *seen |= non_ascii(&rest[..found.unwrap_or(rest.len())]);
+    found.map(|j| i + j)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn naive(hay: &[u8], set: &[u8]) -> (Option<usize>, bool) {
+        let found = hay.iter().position(|b| set.contains(b));
+        let ascii = hay[..found.unwrap_or(hay.len())].is_ascii();
+        (found, ascii)
+    }
+
+    /// Every length up to past the switch to `memchr`, a delimiter (or
+    /// none) at every position, with and without non-ASCII bytes before it.
+    #[test]
+    fn agrees_with_a_naive_search() {
+        for len in 0..80usize {
+            for at in 0..=len {
+                for delimiter in [b' ', b'"', b'\n', b'\\'] {
+                    for odd in [None, Some(0), Some(at / 2), Some(len.saturating_sub(1))] {
+                        let mut hay: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                        if let Some(o) = odd.filter(|&o| o < len) {
+                            hay[o] = 0xc3;
+                        }
+                        if at < len {
+                            hay[at] = delimiter;
+                        }
+                        for (set, f) in [
+                            (
+                                &b" \"\n"[..],
+                                simple_end as fn(&[u8], &mut u64) -> Option<usize>,
+                            ),
+                            (&b"\"\\"[..], quoted_stop),
+                        ] {
+                            let mut seen = 0;
+                            let found = f(&hay, &mut seen);
+                            let (want, ascii) = naive(&hay, set);
+                            assert_eq!(found, want, "{hay:?} {set:?}");
+                            assert_eq!(seen & HI == 0, ascii, "{hay:?} {set:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eq_mask_is_exact_for_every_byte() {
+        for target in 0..=255u8 {
+            for b in 0..=255u8 {
+                let word = u64::from_le_bytes([b, target, 0, 0xff, 0x80, 0x7f, 1, b]);
+                let mask = eq_mask(word, target);
+                for (i, &byte) in word.to_le_bytes().iter().enumerate() {
+                    let bit = (mask >> (8 * i)) & 0xff;
+                    assert_eq!(bit == 0x80, byte == target, "{target} {word:x}");
+                    assert!(bit == 0 || bit == 0x80);
+                }
+            }
+        }
+    }
+}

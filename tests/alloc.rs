@@ -108,7 +108,7 @@ fn responses(ids: &[RequestId], out: &mut Vec<u8>) {
     for (i, id) in ids.iter().enumerate() {
         line.clear();
         let status = if i % 3 == 0 { "ERROR" } else { "OK" };
-        write!(line, "{id} {status}\n").unwrap();
+        writeln!(line, "{id} {status}").unwrap();
         out.extend_from_slice(line.as_bytes());
     }
 }

@@ -1,7 +1,8 @@
 //! Typed request bodies: job `SET` and `RULE SET` with their runners.
 
-use alloc::string::String;
-use bytes::{BufMut, BytesMut};
+use alloc::vec::Vec;
+use bytes::{BufMut, Bytes, BytesMut};
+use core::ops::Range;
 
 use crate::datetime::DateTime;
 use crate::error::{InstructionError, excerpt};
@@ -101,37 +102,82 @@ impl Runner {
         }
     }
 
-    fn parse(args: &[Text]) -> Result<Self, InstructionError> {
+    /// Parses the runner part of a `RULE SET` body: `body[from..]`.
+    fn parse<B: Body + ?Sized>(body: &B, from: usize) -> Result<Self, InstructionError> {
+        let found = body.len() - from - 1;
         let arity = |runner, expected| {
-            if args.len() - 1 == expected {
+            if found == expected {
                 Ok(())
             } else {
                 Err(InstructionError::RunnerArity {
                     runner,
                     expected,
-                    found: args.len() - 1,
+                    found,
                 })
             }
         };
-        match args[0].as_bytes() {
+        match body.bytes(from) {
             b"shell" => {
                 arity("shell", 1)?;
                 Ok(Runner::Shell {
-                    command: args[1].clone(),
+                    command: body.text(from + 1),
                 })
             }
             b"amqp" => {
                 arity("amqp", 3)?;
                 Ok(Runner::Amqp {
-                    dsn: args[1].clone(),
-                    exchange: args[2].clone(),
-                    routing_key: args[3].clone(),
+                    dsn: body.text(from + 1),
+                    exchange: body.text(from + 2),
+                    routing_key: body.text(from + 3),
                 })
             }
             other => Err(InstructionError::UnknownRunner {
                 name: excerpt(other),
             }),
         }
+    }
+}
+
+/// Read access to the arguments of a request body, whether they are
+/// [`Text`] values or ranges of a received frame (which the server parses
+/// without building a list of texts first).
+pub(crate) trait Body {
+    /// The number of arguments.
+    fn len(&self) -> usize;
+    /// Argument `i`, borrowed; `i < len()`.
+    fn bytes(&self, i: usize) -> &[u8];
+    /// Argument `i` as a shared [`Text`]; `i < len()`.
+    fn text(&self, i: usize) -> Text;
+}
+
+impl Body for [Text] {
+    fn len(&self) -> usize {
+        <[Text]>::len(self)
+    }
+    fn bytes(&self, i: usize) -> &[u8] {
+        self[i].as_bytes()
+    }
+    fn text(&self, i: usize) -> Text {
+        self[i].clone()
+    }
+}
+
+/// A body inside a received frame: the arguments are `frame[spans[i]]`,
+/// already checked to be UTF-8.
+pub(crate) struct FrameBody<'a> {
+    pub(crate) frame: &'a Bytes,
+    pub(crate) spans: &'a [Range<usize>],
+}
+
+impl Body for FrameBody<'_> {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+    fn bytes(&self, i: usize) -> &[u8] {
+        &self.frame[self.spans[i].clone()]
+    }
+    fn text(&self, i: usize) -> Text {
+        Text::from_checked(self.frame.slice(self.spans[i].clone()))
     }
 }
 
@@ -207,10 +253,15 @@ impl Instruction {
     /// Parses a request body (the arguments after the identifier), as a
     /// server does. Agrees with every strict vector of the reference server.
     pub fn parse(body: &[Text]) -> Result<Self, InstructionError> {
-        let Some(name) = body.first() else {
+        Self::parse_body(body)
+    }
+
+    /// [`Instruction::parse`] over any [`Body`].
+    pub(crate) fn parse_body<B: Body + ?Sized>(body: &B) -> Result<Self, InstructionError> {
+        if body.len() == 0 {
             return Err(InstructionError::Empty);
-        };
-        match name.as_bytes() {
+        }
+        match body.bytes(0) {
             b"SET" => {
                 if body.len() != 3 {
                     return Err(InstructionError::Arity {
@@ -219,18 +270,18 @@ impl Instruction {
                         found: body.len() - 1,
                     });
                 }
-                let execution = DateTime::parse_wire(body[2].as_bytes()).map_err(|source| {
+                let execution = DateTime::parse_wire(body.bytes(2)).map_err(|source| {
                     InstructionError::InvalidExecution {
-                        value: excerpt(body[2].as_bytes()),
+                        value: excerpt(body.bytes(2)),
                         source,
                     }
                 })?;
                 Ok(Instruction::Set {
-                    job: body[1].clone(),
+                    job: body.text(1),
                     execution,
                 })
             }
-            b"RULE" if body.get(1).is_some_and(|s| s == "SET") => {
+            b"RULE" if body.len() > 1 && body.bytes(1) == b"SET" => {
                 if body.len() < 5 {
                     return Err(InstructionError::Arity {
                         instruction: "RULE SET",
@@ -238,22 +289,21 @@ impl Instruction {
                         found: body.len() - 2,
                     });
                 }
+                let runner = Runner::parse(body, 4)?;
                 Ok(Instruction::RuleSet {
-                    rule: body[2].clone(),
-                    pattern: body[3].clone(),
-                    runner: Runner::parse(&body[4..])?,
+                    rule: body.text(2),
+                    pattern: body.text(3),
+                    runner,
                 })
             }
-            _ => {
-                let mut name = String::from(name.as_str());
-                if name == "RULE" {
-                    if let Some(sub) = body.get(1) {
-                        name.push(' ');
-                        name.push_str(sub.as_str());
-                    }
+            first => {
+                let mut name = Vec::from(first);
+                if name == b"RULE" && body.len() > 1 {
+                    name.push(b' ');
+                    name.extend_from_slice(body.bytes(1));
                 }
                 Err(InstructionError::UnknownInstruction {
-                    name: excerpt(name.as_bytes()),
+                    name: excerpt(&name),
                 })
             }
         }

@@ -5,7 +5,7 @@ use bytes::{Buf, BufMut, BytesMut};
 
 use crate::config::Config;
 use crate::error::{DecodeError, InstructionError, RespondError};
-use crate::instruction::Instruction;
+use crate::instruction::{Body, FrameBody, Instruction};
 use crate::text::Text;
 use crate::wire::{Decoder, encode_argument};
 
@@ -91,7 +91,6 @@ pub struct Server {
     config: Config,
     decoder: Decoder,
     tx: BytesMut,
-    scratch: Vec<Text>,
     active: usize,
     eof: bool,
     done: bool,
@@ -105,7 +104,6 @@ impl Server {
             config,
             decoder: Decoder::new(config),
             tx: BytesMut::new(),
-            scratch: Vec::with_capacity(8),
             active: 0,
             eof: false,
             done: false,
@@ -188,19 +186,21 @@ impl Server {
     }
 
     fn take_request(&mut self) -> Request {
-        self.scratch.clear();
-        self.decoder.take_arguments(&mut self.scratch);
         self.active += 1;
-        let body = &self.scratch[1..];
-        let instruction = Instruction::parse(body).map_err(|error| InvalidInstruction {
-            arguments: body.to_vec(),
-            error,
-        });
-        let token = Token {
-            identifier: self.scratch[0].clone(),
-        };
-        self.scratch.clear();
-        Request { token, instruction }
+        self.decoder.take_frame_with(|frame, spans| {
+            let body = FrameBody {
+                frame,
+                spans: &spans[1..],
+            };
+            let instruction = Instruction::parse_body(&body).map_err(|error| InvalidInstruction {
+                arguments: (0..body.spans.len()).map(|i| body.text(i)).collect(),
+                error,
+            });
+            let token = Token {
+                identifier: Text::from_checked(frame.slice(spans[0].clone())),
+            };
+            Request { token, instruction }
+        })
     }
 
     /// Queues the answer to a request. The identifier is written back

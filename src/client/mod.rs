@@ -414,7 +414,13 @@ impl<I: Copy + Ord> Client<I> {
                 return None;
             }
             match self.decoder.next_frame() {
-                Ok(Some(count)) => self.on_response(count),
+                // The queue is empty here, so the outcome goes out first
+                // directly; anything queued meanwhile (`Closed`) follows.
+                Ok(Some(count)) => {
+                    if let Some(event) = self.on_response(count) {
+                        return Some(event);
+                    }
+                }
                 Ok(None) if self.eof => self.on_eof(),
                 Ok(None) => return None,
                 Err(e) => self.fail(ConnectionError::Malformed(e)),
@@ -547,37 +553,42 @@ impl<I: Copy + Ord> Client<I> {
         self.tx.truncate(write);
     }
 
-    fn on_response(&mut self, count: usize) {
+    /// Handles the response just decoded; returns its request's outcome
+    /// event, if it ends one.
+    fn on_response(&mut self, count: usize) -> Option<Event> {
         if count != 2 {
-            return self.fail(ConnectionError::WrongArgumentCount { count });
+            self.fail(ConnectionError::WrongArgumentCount { count });
+            return None;
         }
         let identifier = self.decoder.argument(0);
         let Some(id) = RequestId::parse(identifier) else {
-            return self.fail(ConnectionError::UnmatchedResponse {
+            self.fail(ConnectionError::UnmatchedResponse {
                 identifier: excerpt(identifier),
             });
+            return None;
         };
         let outcome = match self.decoder.argument(1) {
             b"OK" => Outcome::Ok,
             b"ERROR" => Outcome::Rejected,
             status => {
-                return self.fail(ConnectionError::UnknownStatus {
+                self.fail(ConnectionError::UnknownStatus {
                     identifier: excerpt(identifier),
                     status: excerpt(status),
                 });
+                return None;
             }
         };
         let slot = match self.table.lookup(id.0) {
             Lookup::At(_) => self.table.get(id.0),
-            Lookup::Below if self.table.absorb_forgotten() => return,
+            Lookup::Below if self.table.absorb_forgotten() => return None,
             Lookup::Below => Some(Slot::Done),
             Lookup::Beyond => None,
         };
         match slot {
             Some(Slot::Written { .. }) => {
                 self.table.set(id.0, Slot::Done);
-                self.events.push_back(Event::Outcome { id, outcome });
                 self.maybe_finish_close();
+                return Some(Event::Outcome { id, outcome });
             }
             Some(Slot::Abandoned) => self.table.set(id.0, Slot::Done),
             Some(Slot::Done) => self.fail(ConnectionError::DuplicateResponse {
@@ -587,6 +598,7 @@ impl<I: Copy + Ord> Client<I> {
                 identifier: excerpt(identifier),
             }),
         }
+        None
     }
 
     fn on_eof(&mut self) {

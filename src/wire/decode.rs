@@ -183,6 +183,16 @@ impl Decoder {
         self.spans.clear();
     }
 
+    /// Takes the frame yielded last as one shared buffer and hands it to
+    /// `f` with the ranges of its arguments in it (no copy, no list).
+    pub(crate) fn take_frame_with<R>(&mut self, f: impl FnOnce(&Bytes, &[Range<usize>]) -> R) -> R {
+        self.frame_taken = true;
+        let frame: Bytes = self.buf.split_to(self.frame_len).freeze();
+        let r = f(&frame, &self.spans);
+        self.spans.clear();
+        r
+    }
+
     /// Takes the whole frame yielded last as owned text arguments.
     pub fn take_message(&mut self) -> Vec<Text> {
         let mut out = Vec::with_capacity(self.argument_count());

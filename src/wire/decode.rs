@@ -225,7 +225,38 @@ impl Decoder {
         }
     }
 
+    /// The fast path for a short message of simple ASCII arguments that is
+    /// whole in the buffer, taken only at the start of a message. Returns
+    /// `false`, having changed nothing, when the message is of another
+    /// shape or would break a limit: the general scanner then handles it
+    /// (and reports the error where it occurs).
+    #[inline]
+    fn short_message(&mut self) -> bool {
+        let Some(window) = self.buf.first_chunk::<16>() else {
+            return false;
+        };
+        let Some(line) = scan::short_line(window) else {
+            return false;
+        };
+        let count = line.starts.count_ones() as usize;
+        if line.lf as usize >= self.max_len || count < 2 || count > self.max_args {
+            return false;
+        }
+        let (mut starts, mut ends) = (line.starts, line.ends);
+        while starts != 0 {
+            let (s, e) = (starts.trailing_zeros(), ends.trailing_zeros());
+            self.spans.push(s as usize..e as usize + 1);
+            starts &= starts - 1;
+            ends &= ends - 1;
+        }
+        self.pos = line.lf as usize + 1;
+        true
+    }
+
     fn scan_message(&mut self) -> Result<Step, DecodeError> {
+        if self.pos == 0 && self.short_message() {
+            return Ok(Step::Frame);
+        }
         let len = self.buf.len();
         // Never look past the longest allowed message: the outcome must not
         // depend on how many bytes happen to be buffered.

@@ -579,17 +579,21 @@ impl<I: Copy + Ord> Client<I> {
             }
         };
         let slot = match self.table.lookup(id.0) {
-            Lookup::At(_) => self.table.get(id.0),
+            Lookup::At(i) => {
+                if self.table.is_written(i) {
+                    self.table.finish_written(i);
+                    self.maybe_finish_close();
+                    return Some(Event::Outcome { id, outcome });
+                }
+                self.table.get(id.0)
+            }
             Lookup::Below if self.table.absorb_forgotten() => return None,
             Lookup::Below => Some(Slot::Done),
             Lookup::Beyond => None,
         };
         match slot {
-            Some(Slot::Written { .. }) => {
-                self.table.set(id.0, Slot::Done);
-                self.maybe_finish_close();
-                return Some(Event::Outcome { id, outcome });
-            }
+            // Handled above.
+            Some(Slot::Written { .. }) => {}
             Some(Slot::Abandoned) => self.table.set(id.0, Slot::Done),
             Some(Slot::Done) => self.fail(ConnectionError::DuplicateResponse {
                 identifier: excerpt(identifier),

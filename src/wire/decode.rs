@@ -51,6 +51,9 @@ enum Scan {
 #[derive(Debug)]
 pub struct Decoder {
     buf: BytesMut,
+    /// Where the current message starts in `buf`: released frames before
+    /// it are dropped from the buffer lazily, once per read.
+    head: usize,
     max_len: usize,
     max_args: usize,
     scan: Scan,
@@ -81,6 +84,7 @@ impl Decoder {
     pub fn new(config: Config) -> Self {
         Decoder {
             buf: BytesMut::new(),
+            head: 0,
             max_len: config.max_message_len(),
             max_args: config.max_arguments(),
             scan: Scan::Between,
@@ -98,6 +102,7 @@ impl Decoder {
     /// Appends bytes read from the transport.
     pub fn extend(&mut self, bytes: &[u8]) {
         self.release_frame();
+        self.compact();
         if self.buf.capacity() - self.buf.len() < bytes.len() {
             // Reserving at least `MIN_RESERVE` keeps buffers large: the
             // space of released frames is reclaimed without allocating, and
@@ -110,7 +115,7 @@ impl Decoder {
 
     /// The number of bytes buffered and not yet yielded as a message.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - if self.frame_taken { 0 } else { self.frame_len }
+        self.buf.len() - self.head - if self.frame_taken { 0 } else { self.frame_len }
     }
 
     /// Whether the bytes buffered so far end between messages.
@@ -124,28 +129,43 @@ impl Decoder {
     /// `Ok(None)` when more bytes are needed, and an error when the bytes
     /// can never become a message within the limits. An error is final:
     /// every later call returns it again.
+    #[inline]
     pub fn next_frame(&mut self) -> Result<Option<usize>, DecodeError> {
         self.release_frame();
+        // A fresh message (`pos == 0`) of the common short shape is taken
+        // here; anything else goes through the general scanner.
+        if self.pos == 0 && self.failed.is_none() && self.short_message() {
+            return Ok(Some(self.frame_ready()));
+        }
+        self.next_frame_general()
+    }
+
+    #[inline(never)]
+    fn next_frame_general(&mut self) -> Result<Option<usize>, DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         match self.scan_message() {
-            Ok(Step::Frame) => {
-                let len = self.pos;
-                self.frame_len = len;
-                self.frame_taken = false;
-                self.pos = 0;
-                self.write = 0;
-                self.scan = Scan::Between;
-                self.seen = 0;
-                Ok(Some(self.spans.len()))
-            }
+            Ok(Step::Frame) => Ok(Some(self.frame_ready())),
             Ok(Step::NeedMore) => Ok(None),
             Err(e) => {
                 self.failed = Some(e.clone());
                 Err(e)
             }
         }
+    }
+
+    /// Marks the message scanned up to `pos` as the yielded frame and
+    /// resets the scanner; returns its argument count.
+    #[inline]
+    fn frame_ready(&mut self) -> usize {
+        self.frame_len = self.pos;
+        self.frame_taken = false;
+        self.pos = 0;
+        self.write = 0;
+        self.scan = Scan::Between;
+        self.seen = 0;
+        self.spans.len()
     }
 
     /// The number of arguments of the frame yielded last.
@@ -160,9 +180,10 @@ impl Decoder {
     /// Argument `i` of the frame yielded last (identifier first), unescaped.
     ///
     /// Returns an empty slice when there is no such argument.
+    #[inline]
     pub fn argument(&self, i: usize) -> &[u8] {
         match self.spans.get(i) {
-            Some(r) if !self.frame_taken => &self.buf[r.clone()],
+            Some(r) if !self.frame_taken => &self.buf[self.head + r.start..self.head + r.end],
             _ => &[],
         }
     }
@@ -174,6 +195,7 @@ impl Decoder {
             return;
         }
         self.frame_taken = true;
+        self.compact();
         let frame: Bytes = self.buf.split_to(self.frame_len).freeze();
         out.extend(
             self.spans
@@ -187,6 +209,7 @@ impl Decoder {
     /// `f` with the ranges of its arguments in it (no copy, no list).
     pub(crate) fn take_frame_with<R>(&mut self, f: impl FnOnce(&Bytes, &[Range<usize>]) -> R) -> R {
         self.frame_taken = true;
+        self.compact();
         let frame: Bytes = self.buf.split_to(self.frame_len).freeze();
         let r = f(&frame, &self.spans);
         self.spans.clear();
@@ -206,20 +229,29 @@ impl Decoder {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.buf.is_empty() {
+        if self.buf.len() == self.head {
             Ok(())
         } else {
             let e = DecodeError::Truncated {
-                buffered: self.buf.len(),
+                buffered: self.buf.len() - self.head,
             };
             self.failed = Some(e.clone());
             Err(e)
         }
     }
 
+    /// Drops the released bytes before `head` from the buffer.
+    fn compact(&mut self) {
+        if self.head > 0 {
+            self.buf.advance(self.head);
+            self.head = 0;
+        }
+    }
+
+    #[inline]
     fn release_frame(&mut self) {
         if !self.frame_taken {
-            self.buf.advance(self.frame_len);
+            self.head += self.frame_len;
             self.frame_taken = true;
             self.spans.clear();
         }
@@ -232,16 +264,12 @@ impl Decoder {
     /// (and reports the error where it occurs).
     #[inline]
     fn short_message(&mut self) -> bool {
-        let Some(window) = self.buf.first_chunk::<16>() else {
+        let Some(window) = self.buf[self.head..].first_chunk::<16>() else {
             return false;
         };
         let Some(line) = scan::short_line(window) else {
             return false;
         };
-        let count = line.starts.count_ones() as usize;
-        if line.lf as usize >= self.max_len || count < 2 || count > self.max_args {
-            return false;
-        }
         let (mut starts, mut ends) = (line.starts, line.ends);
         while starts != 0 {
             let (s, e) = (starts.trailing_zeros(), ends.trailing_zeros());
@@ -249,21 +277,26 @@ impl Decoder {
             starts &= starts - 1;
             ends &= ends - 1;
         }
+        // At most 8 arguments fit in 16 bytes, within the spans' initial
+        // capacity; a message over a limit is left to the general scanner.
+        let count = self.spans.len();
+        if line.lf as usize >= self.max_len || count < 2 || count > self.max_args {
+            self.spans.clear();
+            return false;
+        }
         self.pos = line.lf as usize + 1;
         true
     }
 
     fn scan_message(&mut self) -> Result<Step, DecodeError> {
-        if self.pos == 0 && self.short_message() {
-            return Ok(Step::Frame);
-        }
-        let len = self.buf.len();
+        let len = self.buf.len() - self.head;
         // Never look past the longest allowed message: the outcome must not
         // depend on how many bytes happen to be buffered.
         let end = len.min(self.max_len);
         let max_args = self.max_args;
         let Decoder {
             buf,
+            head,
             spans,
             scan,
             pos,
@@ -272,7 +305,7 @@ impl Decoder {
             seen,
             ..
         } = self;
-        let buf: &mut [u8] = &mut buf[..end];
+        let buf: &mut [u8] = &mut buf[*head..*head + end];
         let mut p = *pos;
         let mut state = *scan;
         let step = loop {
@@ -370,7 +403,8 @@ impl Decoder {
         // ASCII there is nothing more to check.
         if self.seen & scan::HI != 0 {
             for (index, r) in self.spans.iter().enumerate() {
-                if core::str::from_utf8(&self.buf[r.clone()]).is_err() {
+                if core::str::from_utf8(&self.buf[self.head + r.start..self.head + r.end]).is_err()
+                {
                     return Err(DecodeError::InvalidUtf8 { argument: index });
                 }
             }

@@ -108,6 +108,20 @@ fn decode(c: &mut Criterion) {
         // baseline does not know about quotes.
         b.iter(|| memchr_per_line(black_box(&requests)))
     });
+    group.bench_function("floor_shared_texts/requests", |b| {
+        // What four reference-count updates per request cost: the least a
+        // typed request pays when its identifier and one argument are
+        // texts sharing the receive buffer (two taken, two dropped).
+        let mut buf = bytes::BytesMut::from(&requests[..]);
+        let shared = buf.split_to(64).freeze();
+        b.iter(|| {
+            for _ in 0..corpus::REQUESTS {
+                let identifier = shared.slice(0..4);
+                let job = shared.slice(8..32);
+                black_box((&identifier, &job));
+            }
+        })
+    });
     group.bench_function("server/requests", |b| {
         let config = Config::default().with_max_active(corpus::REQUESTS);
         b.iter(|| {

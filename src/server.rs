@@ -185,19 +185,28 @@ impl Server {
         }
     }
 
+    #[inline]
     fn take_request(&mut self) -> Request {
         self.active += 1;
-        self.decoder.take_frame_with(|frame, spans| {
+        self.decoder.take_frame_with(|mut frame, spans| {
             let body = FrameBody {
-                frame,
+                frame: &frame,
                 spans: &spans[1..],
             };
-            let instruction = Instruction::parse_body(&body).map_err(|error| InvalidInstruction {
-                arguments: (0..body.spans.len()).map(|i| body.text(i)).collect(),
-                error,
-            });
+            let instruction = match Instruction::parse_body(&body) {
+                Ok(instruction) => Ok(instruction),
+                Err(error) => Err(InvalidInstruction {
+                    arguments: (0..body.spans.len()).map(|i| body.text(i)).collect(),
+                    error,
+                }),
+            };
+            // The identifier is the frame itself, narrowed: one reference
+            // count update fewer than a slice of it.
+            let id = spans[0].clone();
+            frame.truncate(id.end);
+            frame.advance(id.start);
             let token = Token {
-                identifier: Text::from_checked(frame.slice(spans[0].clone())),
+                identifier: Text::from_checked(frame),
             };
             Request { token, instruction }
         })

@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(RequestId::parse(b"A"), None);
         assert_eq!(RequestId::parse(b""), None);
         assert_eq!(RequestId::parse(b"3w5e11264sgsg"), None); // u64::MAX + 1
-        assert_eq!(RequestId::parse(b"zzzzzzzzzzzz"), Some(RequestId(36u64.pow(12) - 1)));
+        assert_eq!(
+            RequestId::parse(b"zzzzzzzzzzzz"),
+            Some(RequestId(36u64.pow(12) - 1))
+        );
         assert_eq!(RequestId::parse(b"zzzzzzzzzzzzz"), None);
     }
 }

@@ -207,11 +207,12 @@ impl Decoder {
 
     /// Takes the frame yielded last as one shared buffer and hands it to
     /// `f` with the ranges of its arguments in it (no copy, no list).
-    pub(crate) fn take_frame_with<R>(&mut self, f: impl FnOnce(&Bytes, &[Range<usize>]) -> R) -> R {
+    #[inline]
+    pub(crate) fn take_frame_with<R>(&mut self, f: impl FnOnce(Bytes, &[Range<usize>]) -> R) -> R {
         self.frame_taken = true;
         self.compact();
         let frame: Bytes = self.buf.split_to(self.frame_len).freeze();
-        let r = f(&frame, &self.spans);
+        let r = f(frame, &self.spans);
         self.spans.clear();
         r
     }

@@ -236,17 +236,61 @@ impl Instruction {
     }
 
     /// Appends the body to `out`, each argument preceded by one space.
+    ///
+    /// This writes exactly what encoding every item of
+    /// [`Instruction::arguments`] would, without building the list.
     pub fn encode_body(&self, out: &mut BytesMut) {
-        for arg in self.arguments().iter() {
+        let text = |out: &mut BytesMut, t: &Text| {
             out.put_u8(b' ');
-            match arg {
-                Argument::Text(t) => encode_argument(out, t),
-                Argument::DateTime(d) => {
-                    out.put_u8(b'"');
-                    out.extend_from_slice(&d.to_wire());
-                    out.put_u8(b'"');
+            encode_argument(out, t.as_bytes());
+        };
+        match self {
+            Instruction::Set { job, execution } => {
+                out.extend_from_slice(b" SET");
+                text(out, job);
+                // ` "YYYY-MM-DD HH:MM:SS"` in one fixed-size copy.
+                let mut date = [b'"'; 22];
+                date[0] = b' ';
+                date[2..21].copy_from_slice(&execution.to_wire());
+                out.extend_from_slice(&date);
+            }
+            Instruction::RuleSet {
+                rule,
+                pattern,
+                runner,
+            } => {
+                out.extend_from_slice(b" RULE SET");
+                text(out, rule);
+                text(out, pattern);
+                match runner {
+                    Runner::Shell { command } => {
+                        out.extend_from_slice(b" shell");
+                        text(out, command);
+                    }
+                    Runner::Amqp {
+                        dsn,
+                        exchange,
+                        routing_key,
+                    } => {
+                        out.extend_from_slice(b" amqp");
+                        text(out, dsn);
+                        text(out, exchange);
+                        text(out, routing_key);
+                    }
                 }
             }
+        }
+    }
+
+    /// The number of body arguments, as [`Instruction::arguments`] counts
+    /// them.
+    pub(crate) fn argument_count(&self) -> usize {
+        match self {
+            Instruction::Set { .. } => 3,
+            Instruction::RuleSet { runner, .. } => match runner {
+                Runner::Shell { .. } => 6,
+                Runner::Amqp { .. } => 8,
+            },
         }
     }
 
@@ -337,5 +381,53 @@ impl<'a> Arguments<'a> {
     /// The arguments in wire order.
     pub fn iter(&self) -> impl Iterator<Item = Argument<'a>> + '_ {
         self.items[..self.len].iter().flatten().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body written from the list of arguments, the plain way.
+    fn via_arguments(instruction: &Instruction) -> BytesMut {
+        let mut out = BytesMut::new();
+        for arg in instruction.arguments().iter() {
+            out.put_u8(b' ');
+            match arg {
+                Argument::Text(t) => encode_argument(&mut out, t),
+                Argument::DateTime(d) => {
+                    out.put_u8(b'"');
+                    out.extend_from_slice(&d.to_wire());
+                    out.put_u8(b'"');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn encode_body_writes_the_arguments_in_order() {
+        let when = DateTime::new(2026, 2, 3, 4, 5, 6).unwrap();
+        let texts = [
+            "",
+            "plain",
+            "two words",
+            "a \"quote\"",
+            "back\\slash",
+            "line\nfeed",
+            "🦀",
+        ];
+        let mut all = Vec::new();
+        for t in texts {
+            all.push(Instruction::set(t, when));
+            all.push(Instruction::rule_set(t, "app.", Runner::shell(t)));
+            all.push(Instruction::rule_set("r", t, Runner::amqp(t, "x", t)));
+        }
+        for instruction in &all {
+            let mut out = BytesMut::new();
+            instruction.encode_body(&mut out);
+            assert_eq!(out, via_arguments(instruction), "{instruction:?}");
+            assert_eq!(instruction.argument_count(), instruction.arguments().len());
+        }
     }
 }

@@ -214,7 +214,7 @@ impl<I: Copy + Ord> Client<I> {
     /// is queued.
     pub fn send(&mut self, instruction: &Instruction) -> Result<RequestId, SendError> {
         self.check_can_send()?;
-        let count = instruction.arguments().len() + 1;
+        let count = instruction.argument_count() + 1;
         self.check_arguments(count)?;
         let start = self.tx.len();
         self.write_identifier();

@@ -47,13 +47,29 @@ pub(crate) fn simple_end(hay: &[u8], seen: &mut u64) -> Option<usize> {
     let mut i = 0;
     while i < SWAR_LIMIT {
         let Some(word) = hay.get(i..).and_then(|h| h.first_chunk::<8>()) else {
-            // Fewer than eight bytes left: one at a time.
-            for (j, &b) in hay.iter().enumerate().skip(i) {
-                if b == b' ' || b == b'"' || b == b'\n' {
-                    return Some(j);
-                }
-                *seen |= u64::from(b) << 56;
+            // Fewer than eight bytes left: the last eight bytes again,
+            // ignoring the ones already seen, or one byte at a time.
+            if i == hay.len() {
+                return None;
             }
+            let Some(last) = hay.last_chunk::<8>() else {
+                for (j, &b) in hay.iter().enumerate().skip(i) {
+                    if b == b' ' || b == b'"' || b == b'\n' {
+                        return Some(j);
+                    }
+                    *seen |= u64::from(b) << 56;
+                }
+                return None;
+            };
+            let word = u64::from_le_bytes(*last);
+            let fresh = !0u64 << (8 * (i + 8 - hay.len()));
+            let hits = (eq_mask(word, b' ') | eq_mask(word, b'"') | eq_mask(word, b'\n')) & fresh;
+            if hits != 0 {
+                let k = hits.trailing_zeros() / 8;
+                *seen |= before(word, k) & fresh;
+                return Some(hay.len() - 8 + k as usize);
+            }
+            *seen |= word & fresh;
             return None;
         };
         let word = u64::from_le_bytes(*word);

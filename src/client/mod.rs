@@ -413,6 +413,9 @@ impl<I: Copy + Ord> Client<I> {
             if self.state == State::Closed {
                 return None;
             }
+            if let Some(event) = self.matched_response() {
+                return Some(event);
+            }
             match self.decoder.next_frame() {
                 // The queue is empty here, so the outcome goes out first
                 // directly; anything queued meanwhile (`Closed`) follows.
@@ -551,6 +554,31 @@ impl<I: Copy + Ord> Client<I> {
             keep
         });
         self.tx.truncate(write);
+    }
+
+    /// The fast path of [`Client::poll_event`]: the next message is a
+    /// well-formed `<id> OK` or `<id> ERROR` answering a written request.
+    /// Anything else is left to the general path, so errors are reported
+    /// the same way whatever the shape.
+    #[inline]
+    fn matched_response(&mut self) -> Option<Event> {
+        let (identifier, status, len) = self.decoder.peek_pair()?;
+        let outcome = match status {
+            b"OK" => Outcome::Ok,
+            b"ERROR" => Outcome::Rejected,
+            _ => return None,
+        };
+        let id = RequestId::parse(identifier)?;
+        let Lookup::At(i) = self.table.lookup(id.0) else {
+            return None;
+        };
+        if !self.table.is_written(i) {
+            return None;
+        }
+        self.decoder.skip_peeked(len);
+        self.table.finish_written(i);
+        self.maybe_finish_close();
+        Some(Event::Outcome { id, outcome })
     }
 
     /// Handles the response just decoded; returns its request's outcome

@@ -133,10 +133,13 @@ impl<I: Copy + Ord> Table<I> {
     /// every response.
     #[inline]
     pub(crate) fn finish_written(&mut self, i: usize) {
-        self.slots[i] = Slot::Done;
         self.active -= 1;
         if i == 0 {
+            self.slots.pop_front();
+            self.base += 1;
             self.pop_done();
+        } else {
+            self.slots[i] = Slot::Done;
         }
     }
 

@@ -168,6 +168,32 @@ impl Decoder {
         self.spans.len()
     }
 
+    /// Peeks at a whole next message of the form `<a> <b>\n`: two simple
+    /// ASCII arguments separated by one space, within the limits. Returns
+    /// both and the message's length; nothing is consumed until
+    /// [`Decoder::skip_peeked`]. `None` means "decode it with
+    /// [`Decoder::next_frame`]", which would yield the same two arguments
+    /// for such a message.
+    #[inline]
+    pub(crate) fn peek_pair(&mut self) -> Option<(&[u8], &[u8], usize)> {
+        self.release_frame();
+        if self.pos != 0 || self.failed.is_some() || self.max_args < 2 {
+            return None;
+        }
+        let rest = &self.buf[self.head..];
+        let (space, lf) = scan::short_pair(rest.first_chunk::<16>()?)?;
+        if lf >= self.max_len {
+            return None;
+        }
+        Some((&rest[..space], &rest[space + 1..lf], lf + 1))
+    }
+
+    /// Consumes the message of `len` bytes seen by [`Decoder::peek_pair`].
+    #[inline]
+    pub(crate) fn skip_peeked(&mut self, len: usize) {
+        self.head += len;
+    }
+
     /// The number of arguments of the frame yielded last.
     pub fn argument_count(&self) -> usize {
         if self.frame_taken {

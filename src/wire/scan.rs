@@ -128,6 +128,46 @@ fn bits(mask: u64) -> u32 {
     ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
+/// A message `<first> <second>\n` of two simple ASCII arguments separated
+/// by exactly one space, found whole in a 16-byte window (the shape of
+/// every response): `(space, lf)`, the indexes of its space and line feed.
+/// `None` means "not that shape".
+#[inline]
+pub(crate) fn short_pair(window: &[u8; 16]) -> Option<(usize, usize)> {
+    let (w0, w1) = window.split_at(8);
+    let (Some(w0), Some(w1)) = (w0.first_chunk::<8>(), w1.first_chunk::<8>()) else {
+        return None;
+    };
+    let (w0, w1) = (u64::from_le_bytes(*w0), u64::from_le_bytes(*w1));
+    let lf0 = eq_mask(w0, b'\n');
+    if lf0 != 0 {
+        // The whole line is in the first word (most responses).
+        let lf = lf0.trailing_zeros() / 8;
+        let line = before(HI, lf);
+        let special = ((w0 & HI) | eq_mask(w0, b'"')) & line;
+        let spaces = eq_mask(w0, b' ') & line;
+        let space = spaces.trailing_zeros() / 8;
+        if special != 0 || spaces & spaces.wrapping_sub(1) != 0 || space == 0 || space + 1 >= lf {
+            return None;
+        }
+        return Some((space as usize, lf as usize));
+    }
+    let lf_bits = bits(eq_mask(w1, b'\n')) << 8;
+    let lf = lf_bits.trailing_zeros();
+    if lf >= 16 {
+        return None;
+    }
+    let line = (1u32 << lf) - 1;
+    let special = bits(eq_mask(w0, b'"') | (w0 & HI)) | bits(eq_mask(w1, b'"') | (w1 & HI)) << 8;
+    let spaces = (bits(eq_mask(w0, b' ')) | bits(eq_mask(w1, b' ')) << 8) & line;
+    let space = spaces.trailing_zeros();
+    // One space, neither first nor last, and nothing special in the line.
+    if special & line != 0 || spaces != 1 << space.min(31) || space == 0 || space + 1 >= lf {
+        return None;
+    }
+    Some((space as usize, lf as usize))
+}
+
 /// A message of simple ASCII arguments found whole in a 16-byte window.
 pub(crate) struct ShortLine {
     /// The index of the line feed.
@@ -264,6 +304,48 @@ mod tests {
             }
             assert_eq!((got.starts, got.ends), (starts, ends), "{window:?}");
         }
+    }
+
+    /// `short_pair` finds exactly the lines `a b\n` that `short_line`
+    /// splits into two arguments with one space between them.
+    #[test]
+    fn short_pair_agrees_with_short_line() {
+        let alphabet = [b'a', b' ', b'"', b'\n', 0xc3, b'1'];
+        let mut window = [0u8; 16];
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut pairs = 0;
+        for _ in 0..200_000 {
+            for b in window.iter_mut() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let r = (state % 24) as usize;
+                *b = alphabet[if r < 14 {
+                    0
+                } else if r < 18 {
+                    1
+                } else {
+                    r - 18
+                }];
+            }
+            let want = window.iter().position(|&b| b == b'\n').and_then(|lf| {
+                let line = &window[..lf];
+                let spaces: Vec<usize> = (0..lf).filter(|&i| line[i] == b' ').collect();
+                let plain = line.iter().all(|&b| b != b'"' && b.is_ascii());
+                match spaces[..] {
+                    [space] if plain && space > 0 && space + 1 < lf => Some((space, lf)),
+                    _ => None,
+                }
+            });
+            if let Some((space, lf)) = want {
+                let line = short_line(&window).expect("a short line");
+                assert_eq!(line.starts, 1 | 1 << (space + 1));
+                assert_eq!(line.ends, 1 << (space - 1) | 1 << (lf - 1));
+            }
+            pairs += usize::from(want.is_some());
+            assert_eq!(short_pair(&window), want, "{window:?}");
+        }
+        assert!(pairs > 1000, "{pairs}");
     }
 
     #[test]

@@ -406,6 +406,17 @@ impl<I: Copy + Ord> Client<I> {
     /// Call it until it returns `None` after each input.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() && self.state != State::Closed {
+            if let Some(event) = self.matched_response() {
+                return Some(event);
+            }
+        }
+        self.poll_event_general()
+    }
+
+    /// [`Client::poll_event`] beyond its fast path.
+    #[inline(never)]
+    fn poll_event_general(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.events.pop_front() {
                 return Some(event);

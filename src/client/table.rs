@@ -131,7 +131,7 @@ impl<I: Copy + Ord> Table<I> {
     /// Ends the written request at index `i` (from [`Table::lookup`]): the
     /// same as `set(seq, Slot::Done)` for a `Written` slot, on the path of
     /// every response.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn finish_written(&mut self, i: usize) {
         self.active -= 1;
         if i == 0 {
@@ -144,7 +144,7 @@ impl<I: Copy + Ord> Table<I> {
     }
 
     /// Pops finished requests from the front.
-    #[inline]
+    #[inline(always)]
     fn pop_done(&mut self) {
         while let Some(Slot::Done) = self.slots.front() {
             self.slots.pop_front();

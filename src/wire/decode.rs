@@ -233,7 +233,7 @@ impl Decoder {
 
     /// Takes the frame yielded last as one shared buffer and hands it to
     /// `f` with the ranges of its arguments in it (no copy, no list).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_frame_with<R>(&mut self, f: impl FnOnce(Bytes, &[Range<usize>]) -> R) -> R {
         self.frame_taken = true;
         self.compact();

@@ -294,6 +294,13 @@ fn server_holding_requests_allocates_per_buffer_not_per_request() {
             }
             flush(&mut server, &mut sizes);
         });
+        if round + 1 == WARM_UP + COUNTED {
+            // Shown with --nocapture; BENCHMARKS.md quotes it.
+            println!(
+                "alloc: {received} allocations receiving {count} held requests ({} bytes)",
+                wire.len()
+            );
+        }
         if round >= WARM_UP {
             assert!(
                 received * 4096 <= wire.len() as u64,

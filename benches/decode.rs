@@ -190,6 +190,20 @@ fn scaling(c: &mut Criterion) {
             assert_eq!(server_receive(&mut server, black_box(&huge)), 1);
         })
     });
+    // The same messages on a connection that already received one: the
+    // receive buffer is grown and its pages are mapped, so this is the
+    // decoder's own cost, without the allocator and the kernel's.
+    group.sample_size(10);
+    for (name, len) in [("2mib", corpus::HUGE_2MIB), ("8mib", corpus::HUGE_8MIB)] {
+        let huge = corpus::huge(len);
+        // Requests are dropped unanswered: lift the active limit.
+        let config = Config::default().with_max_message_len(len);
+        let mut server = Server::new(config.with_max_active(usize::MAX));
+        group.throughput(throughput(1, len));
+        group.bench_function(format!("server_huge_warm/{name}_2kib_chunks"), |b| {
+            b.iter(|| assert_eq!(server_receive(&mut server, black_box(&huge)), 1))
+        });
+    }
     group.finish();
 }
 

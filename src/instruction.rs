@@ -1,7 +1,8 @@
 //! Typed request bodies: job `SET` and `RULE SET` with their runners.
 
-use alloc::string::String;
-use bytes::{BufMut, BytesMut};
+use alloc::vec::Vec;
+use bytes::{BufMut, Bytes, BytesMut};
+use core::ops::Range;
 
 use crate::datetime::DateTime;
 use crate::error::{InstructionError, excerpt};
@@ -101,37 +102,82 @@ impl Runner {
         }
     }
 
-    fn parse(args: &[Text]) -> Result<Self, InstructionError> {
+    /// Parses the runner part of a `RULE SET` body: `body[from..]`.
+    fn parse<B: Body + ?Sized>(body: &B, from: usize) -> Result<Self, InstructionError> {
+        let found = body.len() - from - 1;
         let arity = |runner, expected| {
-            if args.len() - 1 == expected {
+            if found == expected {
                 Ok(())
             } else {
                 Err(InstructionError::RunnerArity {
                     runner,
                     expected,
-                    found: args.len() - 1,
+                    found,
                 })
             }
         };
-        match args[0].as_bytes() {
+        match body.bytes(from) {
             b"shell" => {
                 arity("shell", 1)?;
                 Ok(Runner::Shell {
-                    command: args[1].clone(),
+                    command: body.text(from + 1),
                 })
             }
             b"amqp" => {
                 arity("amqp", 3)?;
                 Ok(Runner::Amqp {
-                    dsn: args[1].clone(),
-                    exchange: args[2].clone(),
-                    routing_key: args[3].clone(),
+                    dsn: body.text(from + 1),
+                    exchange: body.text(from + 2),
+                    routing_key: body.text(from + 3),
                 })
             }
             other => Err(InstructionError::UnknownRunner {
                 name: excerpt(other),
             }),
         }
+    }
+}
+
+/// Read access to the arguments of a request body, whether they are
+/// [`Text`] values or ranges of a received frame (which the server parses
+/// without building a list of texts first).
+pub(crate) trait Body {
+    /// The number of arguments.
+    fn len(&self) -> usize;
+    /// Argument `i`, borrowed; `i < len()`.
+    fn bytes(&self, i: usize) -> &[u8];
+    /// Argument `i` as a shared [`Text`]; `i < len()`.
+    fn text(&self, i: usize) -> Text;
+}
+
+impl Body for [Text] {
+    fn len(&self) -> usize {
+        <[Text]>::len(self)
+    }
+    fn bytes(&self, i: usize) -> &[u8] {
+        self[i].as_bytes()
+    }
+    fn text(&self, i: usize) -> Text {
+        self[i].clone()
+    }
+}
+
+/// A body inside a received frame: the arguments are `frame[spans[i]]`,
+/// already checked to be UTF-8.
+pub(crate) struct FrameBody<'a> {
+    pub(crate) frame: &'a Bytes,
+    pub(crate) spans: &'a [Range<usize>],
+}
+
+impl Body for FrameBody<'_> {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+    fn bytes(&self, i: usize) -> &[u8] {
+        &self.frame[self.spans[i].clone()]
+    }
+    fn text(&self, i: usize) -> Text {
+        Text::from_checked(self.frame.slice(self.spans[i].clone()))
     }
 }
 
@@ -190,27 +236,76 @@ impl Instruction {
     }
 
     /// Appends the body to `out`, each argument preceded by one space.
+    ///
+    /// This writes exactly what encoding every item of
+    /// [`Instruction::arguments`] would, without building the list.
     pub fn encode_body(&self, out: &mut BytesMut) {
-        for arg in self.arguments().iter() {
+        let text = |out: &mut BytesMut, t: &Text| {
             out.put_u8(b' ');
-            match arg {
-                Argument::Text(t) => encode_argument(out, t),
-                Argument::DateTime(d) => {
-                    out.put_u8(b'"');
-                    out.extend_from_slice(&d.to_wire());
-                    out.put_u8(b'"');
+            encode_argument(out, t.as_bytes());
+        };
+        match self {
+            Instruction::Set { job, execution } => {
+                out.extend_from_slice(b" SET");
+                text(out, job);
+                // ` "YYYY-MM-DD HH:MM:SS"` in one fixed-size copy.
+                let mut date = [b'"'; 22];
+                date[0] = b' ';
+                date[2..21].copy_from_slice(&execution.to_wire());
+                out.extend_from_slice(&date);
+            }
+            Instruction::RuleSet {
+                rule,
+                pattern,
+                runner,
+            } => {
+                out.extend_from_slice(b" RULE SET");
+                text(out, rule);
+                text(out, pattern);
+                match runner {
+                    Runner::Shell { command } => {
+                        out.extend_from_slice(b" shell");
+                        text(out, command);
+                    }
+                    Runner::Amqp {
+                        dsn,
+                        exchange,
+                        routing_key,
+                    } => {
+                        out.extend_from_slice(b" amqp");
+                        text(out, dsn);
+                        text(out, exchange);
+                        text(out, routing_key);
+                    }
                 }
             }
+        }
+    }
+
+    /// The number of body arguments, as [`Instruction::arguments`] counts
+    /// them.
+    pub(crate) fn argument_count(&self) -> usize {
+        match self {
+            Instruction::Set { .. } => 3,
+            Instruction::RuleSet { runner, .. } => match runner {
+                Runner::Shell { .. } => 6,
+                Runner::Amqp { .. } => 8,
+            },
         }
     }
 
     /// Parses a request body (the arguments after the identifier), as a
     /// server does. Agrees with every strict vector of the reference server.
     pub fn parse(body: &[Text]) -> Result<Self, InstructionError> {
-        let Some(name) = body.first() else {
+        Self::parse_body(body)
+    }
+
+    /// [`Instruction::parse`] over any [`Body`].
+    pub(crate) fn parse_body<B: Body + ?Sized>(body: &B) -> Result<Self, InstructionError> {
+        if body.len() == 0 {
             return Err(InstructionError::Empty);
-        };
-        match name.as_bytes() {
+        }
+        match body.bytes(0) {
             b"SET" => {
                 if body.len() != 3 {
                     return Err(InstructionError::Arity {
@@ -219,18 +314,18 @@ impl Instruction {
                         found: body.len() - 1,
                     });
                 }
-                let execution = DateTime::parse_wire(body[2].as_bytes()).map_err(|source| {
+                let execution = DateTime::parse_wire(body.bytes(2)).map_err(|source| {
                     InstructionError::InvalidExecution {
-                        value: excerpt(body[2].as_bytes()),
+                        value: excerpt(body.bytes(2)),
                         source,
                     }
                 })?;
                 Ok(Instruction::Set {
-                    job: body[1].clone(),
+                    job: body.text(1),
                     execution,
                 })
             }
-            b"RULE" if body.get(1).is_some_and(|s| s == "SET") => {
+            b"RULE" if body.len() > 1 && body.bytes(1) == b"SET" => {
                 if body.len() < 5 {
                     return Err(InstructionError::Arity {
                         instruction: "RULE SET",
@@ -238,22 +333,21 @@ impl Instruction {
                         found: body.len() - 2,
                     });
                 }
+                let runner = Runner::parse(body, 4)?;
                 Ok(Instruction::RuleSet {
-                    rule: body[2].clone(),
-                    pattern: body[3].clone(),
-                    runner: Runner::parse(&body[4..])?,
+                    rule: body.text(2),
+                    pattern: body.text(3),
+                    runner,
                 })
             }
-            _ => {
-                let mut name = String::from(name.as_str());
-                if name == "RULE" {
-                    if let Some(sub) = body.get(1) {
-                        name.push(' ');
-                        name.push_str(sub.as_str());
-                    }
+            first => {
+                let mut name = Vec::from(first);
+                if name == b"RULE" && body.len() > 1 {
+                    name.push(b' ');
+                    name.extend_from_slice(body.bytes(1));
                 }
                 Err(InstructionError::UnknownInstruction {
-                    name: excerpt(name.as_bytes()),
+                    name: excerpt(&name),
                 })
             }
         }
@@ -287,5 +381,53 @@ impl<'a> Arguments<'a> {
     /// The arguments in wire order.
     pub fn iter(&self) -> impl Iterator<Item = Argument<'a>> + '_ {
         self.items[..self.len].iter().flatten().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The body written from the list of arguments, the plain way.
+    fn via_arguments(instruction: &Instruction) -> BytesMut {
+        let mut out = BytesMut::new();
+        for arg in instruction.arguments().iter() {
+            out.put_u8(b' ');
+            match arg {
+                Argument::Text(t) => encode_argument(&mut out, t),
+                Argument::DateTime(d) => {
+                    out.put_u8(b'"');
+                    out.extend_from_slice(&d.to_wire());
+                    out.put_u8(b'"');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn encode_body_writes_the_arguments_in_order() {
+        let when = DateTime::new(2026, 2, 3, 4, 5, 6).unwrap();
+        let texts = [
+            "",
+            "plain",
+            "two words",
+            "a \"quote\"",
+            "back\\slash",
+            "line\nfeed",
+            "🦀",
+        ];
+        let mut all = Vec::new();
+        for t in texts {
+            all.push(Instruction::set(t, when));
+            all.push(Instruction::rule_set(t, "app.", Runner::shell(t)));
+            all.push(Instruction::rule_set("r", t, Runner::amqp(t, "x", t)));
+        }
+        for instruction in &all {
+            let mut out = BytesMut::new();
+            instruction.encode_body(&mut out);
+            assert_eq!(out, via_arguments(instruction), "{instruction:?}");
+            assert_eq!(instruction.argument_count(), instruction.arguments().len());
+        }
     }
 }

@@ -5,7 +5,7 @@ use bytes::{Buf, BufMut, BytesMut};
 
 use crate::config::Config;
 use crate::error::{DecodeError, InstructionError, RespondError};
-use crate::instruction::Instruction;
+use crate::instruction::{Body, FrameBody, Instruction};
 use crate::text::Text;
 use crate::wire::{Decoder, encode_argument};
 
@@ -93,7 +93,6 @@ pub struct Server {
     config: Config,
     decoder: Decoder,
     tx: BytesMut,
-    scratch: Vec<Text>,
     active: usize,
     eof: bool,
     done: bool,
@@ -107,7 +106,6 @@ impl Server {
             config,
             decoder: Decoder::new(config),
             tx: BytesMut::new(),
-            scratch: Vec::with_capacity(8),
             active: 0,
             eof: false,
             done: false,
@@ -190,20 +188,31 @@ impl Server {
         }
     }
 
+    #[inline]
     fn take_request(&mut self) -> Request {
-        self.scratch.clear();
-        self.decoder.take_arguments(&mut self.scratch);
         self.active += 1;
-        let body = &self.scratch[1..];
-        let instruction = Instruction::parse(body).map_err(|error| InvalidInstruction {
-            arguments: body.to_vec(),
-            error,
-        });
-        let token = Token {
-            identifier: self.scratch[0].clone(),
-        };
-        self.scratch.clear();
-        Request { token, instruction }
+        self.decoder.take_frame_with(|mut frame, spans| {
+            let body = FrameBody {
+                frame: &frame,
+                spans: &spans[1..],
+            };
+            let instruction = match Instruction::parse_body(&body) {
+                Ok(instruction) => Ok(instruction),
+                Err(error) => Err(InvalidInstruction {
+                    arguments: (0..body.spans.len()).map(|i| body.text(i)).collect(),
+                    error,
+                }),
+            };
+            // The identifier is the frame itself, narrowed: one reference
+            // count update fewer than a slice of it.
+            let id = spans[0].clone();
+            frame.truncate(id.end);
+            frame.advance(id.start);
+            let token = Token {
+                identifier: Text::from_checked(frame),
+            };
+            Request { token, instruction }
+        })
     }
 
     /// Queues the answer to a request. The identifier is written back

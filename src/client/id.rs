@@ -35,21 +35,51 @@ impl RequestId {
     }
 
     /// Parses a canonical wire form (no leading zeros, lowercase).
+    #[inline]
     pub(crate) fn parse(s: &[u8]) -> Option<RequestId> {
         if s.is_empty() || s.len() > MAX_DIGITS || (s.len() > 1 && s[0] == b'0') {
             return None;
         }
         let mut n: u64 = 0;
+        let mut bad = 0;
         for &b in s {
-            let d = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'z' => b - b'a' + 10,
-                _ => return None,
-            };
-            n = n.checked_mul(36)?.checked_add(u64::from(d))?;
+            let d = DIGITS[usize::from(b)];
+            bad |= d;
+            // Wraps only for some thirteen-digit forms, checked below.
+            n = n.wrapping_mul(36).wrapping_add(u64::from(d));
+        }
+        // 36^12 < 2^64: up to twelve digits never overflow.
+        if bad & INVALID != 0 || (s.len() == MAX_DIGITS && !fits(s)) {
+            return None;
         }
         Some(RequestId(n))
     }
+}
+
+/// The marker of a byte that is not a base-36 digit in [`DIGITS`].
+const INVALID: u8 = 0x80;
+
+/// The value of every byte as a base-36 digit, or [`INVALID`].
+const DIGITS: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 36 {
+        let c = if i < 10 { b'0' + i } else { b'a' + i - 10 };
+        table[c as usize] = i;
+        i += 1;
+    }
+    table
+};
+
+/// Whether the base-36 digits `s` (all valid) fit in a `u64`.
+#[cold]
+fn fits(s: &[u8]) -> bool {
+    s.iter()
+        .try_fold(0u64, |n, &b| {
+            n.checked_mul(36)?
+                .checked_add(u64::from(DIGITS[usize::from(b)]))
+        })
+        .is_some()
 }
 
 impl fmt::Display for RequestId {
@@ -82,5 +112,10 @@ mod tests {
         assert_eq!(RequestId::parse(b"A"), None);
         assert_eq!(RequestId::parse(b""), None);
         assert_eq!(RequestId::parse(b"3w5e11264sgsg"), None); // u64::MAX + 1
+        assert_eq!(
+            RequestId::parse(b"zzzzzzzzzzzz"),
+            Some(RequestId(36u64.pow(12) - 1))
+        );
+        assert_eq!(RequestId::parse(b"zzzzzzzzzzzzz"), None);
     }
 }

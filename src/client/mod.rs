@@ -5,15 +5,16 @@ use bytes::{Buf, BufMut, BytesMut};
 use core::cmp::Reverse;
 
 use crate::config::Config;
-use crate::error::{ConnectionError, SendError, excerpt};
+use crate::error::{ConnectionError, SendError};
 use crate::instruction::Instruction;
 use crate::wire::{Decoder, encode_argument};
 
 mod id;
+mod receive;
 mod table;
 
 pub use id::RequestId;
-use table::{Lookup, Slot, Table};
+use table::{Slot, Table};
 
 /// How a request ended. Every request gets exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,7 +215,7 @@ impl<I: Copy + Ord> Client<I> {
     /// is queued.
     pub fn send(&mut self, instruction: &Instruction) -> Result<RequestId, SendError> {
         self.check_can_send()?;
-        let count = instruction.arguments().len() + 1;
+        let count = instruction.argument_count() + 1;
         self.check_arguments(count)?;
         let start = self.tx.len();
         self.write_identifier();
@@ -406,6 +407,17 @@ impl<I: Copy + Ord> Client<I> {
     /// Call it until it returns `None` after each input.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() && self.state != State::Closed {
+            if let Some(event) = self.matched_response() {
+                return Some(event);
+            }
+        }
+        self.poll_event_general()
+    }
+
+    /// [`Client::poll_event`] beyond its fast path.
+    #[inline(never)]
+    fn poll_event_general(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.events.pop_front() {
                 return Some(event);
@@ -413,8 +425,17 @@ impl<I: Copy + Ord> Client<I> {
             if self.state == State::Closed {
                 return None;
             }
+            if let Some(event) = self.matched_response() {
+                return Some(event);
+            }
             match self.decoder.next_frame() {
-                Ok(Some(count)) => self.on_response(count),
+                // The queue is empty here, so the outcome goes out first
+                // directly; anything queued meanwhile (`Closed`) follows.
+                Ok(Some(count)) => {
+                    if let Some(event) = self.on_response(count) {
+                        return Some(event);
+                    }
+                }
                 Ok(None) if self.eof => self.on_eof(),
                 Ok(None) => return None,
                 Err(e) => self.fail(ConnectionError::Malformed(e)),
@@ -551,58 +572,6 @@ impl<I: Copy + Ord> Client<I> {
             keep
         });
         self.tx.truncate(write);
-    }
-
-    fn on_response(&mut self, count: usize) {
-        if count != 2 {
-            return self.fail(ConnectionError::WrongArgumentCount { count });
-        }
-        let identifier = self.decoder.argument(0);
-        let Some(id) = RequestId::parse(identifier) else {
-            return self.fail(ConnectionError::UnmatchedResponse {
-                identifier: excerpt(identifier),
-            });
-        };
-        let outcome = match self.decoder.argument(1) {
-            b"OK" => Outcome::Ok,
-            b"ERROR" => Outcome::Rejected,
-            status => {
-                return self.fail(ConnectionError::UnknownStatus {
-                    identifier: excerpt(identifier),
-                    status: excerpt(status),
-                });
-            }
-        };
-        let slot = match self.table.lookup(id.0) {
-            Lookup::At(_) => self.table.get(id.0),
-            Lookup::Below if self.table.absorb_forgotten() => return,
-            Lookup::Below => Some(Slot::Done),
-            Lookup::Beyond => None,
-        };
-        match slot {
-            Some(Slot::Written { .. }) => {
-                self.table.set(id.0, Slot::Done);
-                self.events.push_back(Event::Outcome { id, outcome });
-                self.maybe_finish_close();
-            }
-            Some(Slot::Abandoned) => self.table.set(id.0, Slot::Done),
-            Some(Slot::Done) => self.fail(ConnectionError::DuplicateResponse {
-                identifier: excerpt(identifier),
-            }),
-            Some(Slot::Queued { .. }) | None => self.fail(ConnectionError::UnmatchedResponse {
-                identifier: excerpt(identifier),
-            }),
-        }
-    }
-
-    fn on_eof(&mut self) {
-        if let Err(e) = self.decoder.finish() {
-            return self.fail(ConnectionError::Malformed(e));
-        }
-        match self.table.active() {
-            0 => self.finish(None),
-            active => self.fail(ConnectionError::ClosedWithActive { active }),
-        }
     }
 
     fn maybe_finish_close(&mut self) {

@@ -118,7 +118,35 @@ impl<I: Copy + Ord> Table<I> {
         self.active += usize::from(slot.is_active());
         self.abandoned -= usize::from(old == Slot::Abandoned);
         self.abandoned += usize::from(slot == Slot::Abandoned);
-        while self.slots.front() == Some(&Slot::Done) {
+        self.pop_done();
+    }
+
+    /// Whether the request at index `i` (from [`Table::lookup`]) is
+    /// `Written`.
+    #[inline]
+    pub(crate) fn is_written(&self, i: usize) -> bool {
+        matches!(self.slots.get(i), Some(Slot::Written { .. }))
+    }
+
+    /// Ends the written request at index `i` (from [`Table::lookup`]): the
+    /// same as `set(seq, Slot::Done)` for a `Written` slot, on the path of
+    /// every response.
+    #[inline(always)]
+    pub(crate) fn finish_written(&mut self, i: usize) {
+        self.active -= 1;
+        if i == 0 {
+            self.slots.pop_front();
+            self.base += 1;
+            self.pop_done();
+        } else {
+            self.slots[i] = Slot::Done;
+        }
+    }
+
+    /// Pops finished requests from the front.
+    #[inline(always)]
+    fn pop_done(&mut self) {
+        while let Some(Slot::Done) = self.slots.front() {
             self.slots.pop_front();
             self.base += 1;
         }

@@ -228,33 +228,54 @@ impl DateTime {
 
     /// Parses the canonical wire form from bytes.
     pub fn parse_wire(s: &[u8]) -> Result<Self, DateTimeError> {
-        const SHAPE: &[u8; WIRE_LEN] = b"dddd-dd-dd dd:dd:dd";
-        if s.len() != WIRE_LEN {
+        let Some(s) = s.first_chunk::<WIRE_LEN>().filter(|_| s.len() == WIRE_LEN) else {
+            return Err(DateTimeError::Format);
+        };
+        // Three overlapping words cover `YYYY-MM-` `DD HH:MM` and
+        // `HH:MM:SS`; each is checked against its shape at once.
+        let word = |at: usize| {
+            let mut w = [0; 8];
+            w.copy_from_slice(&s[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        const DATE: (u64, u64) = shape(b"dddd-dd-");
+        const DAY_TIME: (u64, u64) = shape(b"dd dd:dd");
+        const TIME: (u64, u64) = shape(b"dd:dd:dd");
+        if !shape_ok(word(0), DATE) || !shape_ok(word(8), DAY_TIME) || !shape_ok(word(11), TIME) {
             return Err(DateTimeError::Format);
         }
-        for (&b, &shape) in s.iter().zip(SHAPE) {
-            let ok = if shape == b'd' {
-                b.is_ascii_digit()
-            } else {
-                b == shape
-            };
-            if !ok {
-                return Err(DateTimeError::Format);
-            }
-        }
-        let n = |r: core::ops::Range<usize>| {
-            s[r].iter()
-                .fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'))
-        };
-        DateTime::new(
-            n(0..4),
-            n(5..7) as u8,
-            n(8..10) as u8,
-            n(11..13) as u8,
-            n(14..16) as u8,
-            n(17..19) as u8,
-        )
+        let d = |i: usize| s[i] - b'0';
+        let two = |i: usize| d(i) * 10 + d(i + 1);
+        let year = u16::from(two(0)) * 100 + u16::from(two(2));
+        DateTime::new(year, two(5), two(8), two(11), two(14), two(17))
     }
+}
+
+/// An eight-byte shape: `d` stands for an ASCII digit, any other byte for
+/// itself. Returns the mask of the digit bytes and the fixed bytes.
+const fn shape(shape: &[u8; 8]) -> (u64, u64) {
+    let (mut digits, mut fixed) = ([0u8; 8], [0u8; 8]);
+    let mut i = 0;
+    while i < 8 {
+        if shape[i] == b'd' {
+            digits[i] = 0xff;
+        } else {
+            fixed[i] = shape[i];
+        }
+        i += 1;
+    }
+    (u64::from_le_bytes(digits), u64::from_le_bytes(fixed))
+}
+
+/// Whether the eight bytes of `word` (little-endian) match `shape`.
+#[inline]
+fn shape_ok(word: u64, (digits, fixed): (u64, u64)) -> bool {
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // A byte b is a digit when y = b ^ '0' is at most 9: neither y nor
+    // y + 0x76 has its high bit set (no carry crosses bytes below 0x80).
+    let y = word ^ 0x3030_3030_3030_3030;
+    let not_digit = (y | ((y & !HI) + 0x7676_7676_7676_7676)) & HI;
+    not_digit & digits == 0 && (word ^ fixed) & !digits == 0
 }
 
 impl fmt::Display for DateTime {
@@ -306,6 +327,57 @@ mod tests {
         assert_eq!(DateTime::MAX.unix_seconds(), 253_402_300_799);
         assert!(DateTime::from_unix_seconds(253_402_300_800).is_err());
         assert!(DateTime::from_unix_seconds(-62_167_219_201).is_err());
+    }
+
+    /// The byte-by-byte reading of the wire form.
+    fn naive(s: &[u8]) -> Result<DateTime, DateTimeError> {
+        const SHAPE: &[u8; WIRE_LEN] = b"dddd-dd-dd dd:dd:dd";
+        if s.len() != WIRE_LEN {
+            return Err(DateTimeError::Format);
+        }
+        for (&b, &shape) in s.iter().zip(SHAPE) {
+            if (shape == b'd' && !b.is_ascii_digit()) || (shape != b'd' && b != shape) {
+                return Err(DateTimeError::Format);
+            }
+        }
+        let n = |r: core::ops::Range<usize>| {
+            s[r].iter()
+                .fold(0u16, |acc, &b| acc * 10 + u16::from(b - b'0'))
+        };
+        DateTime::new(
+            n(0..4),
+            n(5..7) as u8,
+            n(8..10) as u8,
+            n(11..13) as u8,
+            n(14..16) as u8,
+            n(17..19) as u8,
+        )
+    }
+
+    /// Every byte value at every position of a few valid forms, and every
+    /// length around the right one.
+    #[test]
+    fn parse_wire_agrees_with_a_byte_by_byte_reading() {
+        for valid in [
+            "2026-02-28 23:59:59",
+            "0000-01-01 00:00:00",
+            "9999-12-31 23:59:59",
+            "2020-02-29 12:34:56",
+        ] {
+            let valid = valid.as_bytes();
+            assert!(DateTime::parse_wire(valid).is_ok());
+            for i in 0..WIRE_LEN {
+                for b in 0..=255u8 {
+                    let mut s = valid.to_vec();
+                    s[i] = b;
+                    assert_eq!(DateTime::parse_wire(&s), naive(&s), "{s:?}");
+                }
+            }
+            for len in 0..WIRE_LEN + 3 {
+                let s: alloc::vec::Vec<u8> = valid.iter().copied().cycle().take(len).collect();
+                assert_eq!(DateTime::parse_wire(&s), naive(&s), "{s:?}");
+            }
+        }
     }
 
     #[test]

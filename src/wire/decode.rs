@@ -3,11 +3,14 @@
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 use core::ops::Range;
-use memchr::{memchr2, memchr3};
 
+use super::scan;
 use crate::config::Config;
 use crate::error::DecodeError;
 use crate::text::Text;
+
+/// The least a growing receive buffer reserves.
+const MIN_RESERVE: usize = 8 * 1024;
 
 /// Where the scanner stands inside the current message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,9 @@ enum Scan {
 #[derive(Debug)]
 pub struct Decoder {
     buf: BytesMut,
+    /// Where the current message starts in `buf`: released frames before
+    /// it are dropped from the buffer lazily, once per read.
+    head: usize,
     max_len: usize,
     max_args: usize,
     scan: Scan,
@@ -59,6 +65,9 @@ pub struct Decoder {
     arg_start: usize,
     /// Content ranges of the arguments found so far.
     spans: Vec<Range<usize>>,
+    /// The bytes of the current message's arguments OR-ed together (see
+    /// [`scan`]): any high bit set means some byte is not ASCII.
+    seen: u64,
     /// Length of the frame yielded last, released on the next call.
     frame_len: usize,
     frame_taken: bool,
@@ -75,6 +84,7 @@ impl Decoder {
     pub fn new(config: Config) -> Self {
         Decoder {
             buf: BytesMut::new(),
+            head: 0,
             max_len: config.max_message_len(),
             max_args: config.max_arguments(),
             scan: Scan::Between,
@@ -82,6 +92,7 @@ impl Decoder {
             write: 0,
             arg_start: 0,
             spans: Vec::with_capacity(8),
+            seen: 0,
             frame_len: 0,
             frame_taken: true,
             failed: None,
@@ -92,14 +103,23 @@ impl Decoder {
     /// is dead and drops them, so its memory stays bounded.
     pub fn extend(&mut self, bytes: &[u8]) {
         self.release_frame();
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(bytes);
+        if self.failed.is_some() {
+            return;
         }
+        self.compact();
+        if self.buf.capacity() - self.buf.len() < bytes.len() {
+            // Reserving at least `MIN_RESERVE` keeps buffers large: the
+            // space of released frames is reclaimed without allocating, and
+            // while taken arguments still share the old buffer, a new one
+            // holds many messages rather than one read.
+            self.buf.reserve(bytes.len().max(MIN_RESERVE));
+        }
+        self.buf.extend_from_slice(bytes);
     }
 
     /// The number of bytes buffered and not yet yielded as a message.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - if self.frame_taken { 0 } else { self.frame_len }
+        self.buf.len() - self.head - if self.frame_taken { 0 } else { self.frame_len }
     }
 
     /// Whether the bytes buffered so far end between messages.
@@ -113,27 +133,69 @@ impl Decoder {
     /// `Ok(None)` when more bytes are needed, and an error when the bytes
     /// can never become a message within the limits. An error is final:
     /// every later call returns it again.
+    #[inline]
     pub fn next_frame(&mut self) -> Result<Option<usize>, DecodeError> {
         self.release_frame();
+        // A fresh message (`pos == 0`) of the common short shape is taken
+        // here; anything else goes through the general scanner.
+        if self.pos == 0 && self.failed.is_none() && self.short_message() {
+            return Ok(Some(self.frame_ready()));
+        }
+        self.next_frame_general()
+    }
+
+    #[inline(never)]
+    fn next_frame_general(&mut self) -> Result<Option<usize>, DecodeError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         match self.scan_message() {
-            Ok(Step::Frame) => {
-                let len = self.pos;
-                self.frame_len = len;
-                self.frame_taken = false;
-                self.pos = 0;
-                self.write = 0;
-                self.scan = Scan::Between;
-                Ok(Some(self.spans.len()))
-            }
+            Ok(Step::Frame) => Ok(Some(self.frame_ready())),
             Ok(Step::NeedMore) => Ok(None),
             Err(e) => {
                 self.failed = Some(e.clone());
                 Err(e)
             }
         }
+    }
+
+    /// Marks the message scanned up to `pos` as the yielded frame and
+    /// resets the scanner; returns its argument count.
+    #[inline]
+    fn frame_ready(&mut self) -> usize {
+        self.frame_len = self.pos;
+        self.frame_taken = false;
+        self.pos = 0;
+        self.write = 0;
+        self.scan = Scan::Between;
+        self.seen = 0;
+        self.spans.len()
+    }
+
+    /// Peeks at a whole next message of the form `<a> <b>\n`: two simple
+    /// ASCII arguments separated by one space, within the limits. Returns
+    /// both and the message's length; nothing is consumed until
+    /// [`Decoder::skip_peeked`]. `None` means "decode it with
+    /// [`Decoder::next_frame`]", which would yield the same two arguments
+    /// for such a message.
+    #[inline]
+    pub(crate) fn peek_pair(&mut self) -> Option<(&[u8], &[u8], usize)> {
+        self.release_frame();
+        if self.pos != 0 || self.failed.is_some() || self.max_args < 2 {
+            return None;
+        }
+        let rest = &self.buf[self.head..];
+        let (space, lf) = scan::short_pair(rest.first_chunk::<16>()?)?;
+        if lf >= self.max_len {
+            return None;
+        }
+        Some((&rest[..space], &rest[space + 1..lf], lf + 1))
+    }
+
+    /// Consumes the message of `len` bytes seen by [`Decoder::peek_pair`].
+    #[inline]
+    pub(crate) fn skip_peeked(&mut self, len: usize) {
+        self.head += len;
     }
 
     /// The number of arguments of the frame yielded last.
@@ -148,9 +210,10 @@ impl Decoder {
     /// Argument `i` of the frame yielded last (identifier first), unescaped.
     ///
     /// Returns an empty slice when there is no such argument.
+    #[inline]
     pub fn argument(&self, i: usize) -> &[u8] {
         match self.spans.get(i) {
-            Some(r) if !self.frame_taken => &self.buf[r.clone()],
+            Some(r) if !self.frame_taken => &self.buf[self.head + r.start..self.head + r.end],
             _ => &[],
         }
     }
@@ -162,6 +225,7 @@ impl Decoder {
             return;
         }
         self.frame_taken = true;
+        self.compact();
         let frame: Bytes = self.buf.split_to(self.frame_len).freeze();
         out.extend(
             self.spans
@@ -169,6 +233,18 @@ impl Decoder {
                 .map(|r| Text::from_checked(frame.slice(r.clone()))),
         );
         self.spans.clear();
+    }
+
+    /// Takes the frame yielded last as one shared buffer and hands it to
+    /// `f` with the ranges of its arguments in it (no copy, no list).
+    #[inline(always)]
+    pub(crate) fn take_frame_with<R>(&mut self, f: impl FnOnce(Bytes, &[Range<usize>]) -> R) -> R {
+        self.frame_taken = true;
+        self.compact();
+        let frame: Bytes = self.buf.split_to(self.frame_len).freeze();
+        let r = f(frame, &self.spans);
+        self.spans.clear();
+        r
     }
 
     /// Takes the whole frame yielded last as owned text arguments.
@@ -184,108 +260,167 @@ impl Decoder {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.buf.is_empty() {
+        if self.buf.len() == self.head {
             Ok(())
         } else {
             let e = DecodeError::Truncated {
-                buffered: self.buf.len(),
+                buffered: self.buf.len() - self.head,
             };
             self.failed = Some(e.clone());
             Err(e)
         }
     }
 
+    /// Drops the released bytes before `head` from the buffer.
+    fn compact(&mut self) {
+        if self.head > 0 {
+            self.buf.advance(self.head);
+            self.head = 0;
+        }
+    }
+
+    #[inline]
     fn release_frame(&mut self) {
         if !self.frame_taken {
-            self.buf.advance(self.frame_len);
+            self.head += self.frame_len;
             self.frame_taken = true;
             self.spans.clear();
         }
     }
 
-    /// Checks that one more argument fits, then starts it at `start`.
+    /// The fast path for a short message of simple ASCII arguments that is
+    /// whole in the buffer, taken only at the start of a message. Returns
+    /// `false`, having changed nothing, when the message is of another
+    /// shape or would break a limit: the general scanner then handles it
+    /// (and reports the error where it occurs).
     #[inline]
-    fn open_argument(&mut self, start: usize, scan: Scan) -> Result<(), DecodeError> {
-        if self.spans.len() >= self.max_args {
-            return Err(DecodeError::TooManyArguments {
-                limit: self.max_args,
-            });
+    fn short_message(&mut self) -> bool {
+        let Some(window) = self.buf[self.head..].first_chunk::<16>() else {
+            return false;
+        };
+        let Some(line) = scan::short_line(window) else {
+            return false;
+        };
+        let (mut starts, mut ends) = (line.starts, line.ends);
+        while starts != 0 {
+            let (s, e) = (starts.trailing_zeros(), ends.trailing_zeros());
+            self.spans.push(s as usize..e as usize + 1);
+            starts &= starts - 1;
+            ends &= ends - 1;
         }
-        self.arg_start = start;
-        self.write = start;
-        self.scan = scan;
-        Ok(())
+        // At most 8 arguments fit in 16 bytes, within the spans' initial
+        // capacity; a message over a limit is left to the general scanner.
+        let count = self.spans.len();
+        if line.lf as usize >= self.max_len || count < 2 || count > self.max_args {
+            self.spans.clear();
+            return false;
+        }
+        self.pos = line.lf as usize + 1;
+        true
     }
 
     fn scan_message(&mut self) -> Result<Step, DecodeError> {
-        let len = self.buf.len();
+        let len = self.buf.len() - self.head;
         // Never look past the longest allowed message: the outcome must not
         // depend on how many bytes happen to be buffered.
         let end = len.min(self.max_len);
-        while self.pos < end {
-            match self.scan {
+        let max_args = self.max_args;
+        let Decoder {
+            buf,
+            head,
+            spans,
+            scan,
+            pos,
+            write,
+            arg_start,
+            seen,
+            ..
+        } = self;
+        let buf: &mut [u8] = &mut buf[*head..*head + end];
+        let mut p = *pos;
+        let mut state = *scan;
+        let step = loop {
+            match state {
                 Scan::Between => {
-                    let b = self.buf[self.pos];
+                    let Some(&b) = buf.get(p) else {
+                        break Ok(Step::NeedMore);
+                    };
                     match b {
-                        b' ' => self.pos += 1,
+                        b' ' => p += 1,
                         b'\n' => {
-                            self.pos += 1;
-                            return self.end_message();
+                            p += 1;
+                            break Ok(Step::Frame);
+                        }
+                        _ if spans.len() >= max_args => {
+                            break Err(DecodeError::TooManyArguments { limit: max_args });
                         }
                         b'"' => {
-                            self.open_argument(self.pos + 1, Scan::Quoted)?;
-                            self.pos += 1;
+                            p += 1;
+                            *arg_start = p;
+                            *write = p;
+                            state = Scan::Quoted;
                         }
-                        _ => self.open_argument(self.pos, Scan::Simple)?,
+                        _ => {
+                            *arg_start = p;
+                            state = Scan::Simple;
+                        }
                     }
                 }
-                Scan::Simple => match memchr3(b' ', b'"', b'\n', &self.buf[self.pos..end]) {
-                    None => self.pos = end,
+                Scan::Simple => match scan::simple_end(&buf[p..], seen) {
+                    None => {
+                        p = end;
+                        break Ok(Step::NeedMore);
+                    }
                     Some(i) => {
-                        self.pos += i;
-                        self.spans.push(self.arg_start..self.pos);
-                        self.scan = Scan::Between;
+                        p += i;
+                        spans.push(*arg_start..p);
                         // The delimiter is handled by `Between`: a space is
                         // skipped, a quote opens an argument, a line feed
                         // ends the message.
+                        state = Scan::Between;
                     }
                 },
                 Scan::Quoted => {
-                    let found = memchr2(b'"', b'\\', &self.buf[self.pos..end]);
-                    let stop = found.map_or(end, |i| self.pos + i);
-                    if self.write != self.pos {
-                        self.buf.copy_within(self.pos..stop, self.write);
+                    let found = scan::quoted_stop(&buf[p..], seen);
+                    let stop = found.map_or(end, |i| p + i);
+                    if *write != p {
+                        buf.copy_within(p..stop, *write);
                     }
-                    self.write += stop - self.pos;
-                    self.pos = stop;
-                    if found.is_some() {
-                        if self.buf[stop] == b'"' {
-                            self.spans.push(self.arg_start..self.write);
-                            self.scan = Scan::Between;
-                        } else {
-                            self.scan = Scan::Escape;
-                        }
-                        self.pos += 1;
+                    *write += stop - p;
+                    p = stop;
+                    if found.is_none() {
+                        break Ok(Step::NeedMore);
                     }
+                    if buf[stop] == b'"' {
+                        spans.push(*arg_start..*write);
+                        state = Scan::Between;
+                    } else {
+                        state = Scan::Escape;
+                    }
+                    p += 1;
                 }
                 Scan::Escape => {
-                    let b = self.buf[self.pos];
+                    let Some(&b) = buf.get(p) else {
+                        break Ok(Step::NeedMore);
+                    };
                     if b != b'\\' && b != b'"' {
-                        return Err(DecodeError::InvalidEscape { byte: b });
+                        break Err(DecodeError::InvalidEscape { byte: b });
                     }
-                    self.buf[self.write] = b;
-                    self.write += 1;
-                    self.pos += 1;
-                    self.scan = Scan::Quoted;
+                    buf[*write] = b;
+                    *write += 1;
+                    p += 1;
+                    state = Scan::Quoted;
                 }
             }
-        }
-        if end < len {
-            Err(DecodeError::MessageTooLong {
+        };
+        *pos = p;
+        *scan = state;
+        match step {
+            Ok(Step::Frame) => self.end_message(),
+            Ok(Step::NeedMore) if end < len => Err(DecodeError::MessageTooLong {
                 limit: self.max_len,
-            })
-        } else {
-            Ok(Step::NeedMore)
+            }),
+            other => other,
         }
     }
 
@@ -295,9 +430,14 @@ impl Decoder {
                 count: self.spans.len(),
             });
         }
-        for (index, r) in self.spans.iter().enumerate() {
-            if core::str::from_utf8(&self.buf[r.clone()]).is_err() {
-                return Err(DecodeError::InvalidUtf8 { argument: index });
+        // Every byte of every argument went through `seen`: when all were
+        // ASCII there is nothing more to check.
+        if self.seen & scan::HI != 0 {
+            for (index, r) in self.spans.iter().enumerate() {
+                if core::str::from_utf8(&self.buf[self.head + r.start..self.head + r.end]).is_err()
+                {
+                    return Err(DecodeError::InvalidUtf8 { argument: index });
+                }
             }
         }
         Ok(Step::Frame)

@@ -1,13 +1,13 @@
 //! Encoding arguments and messages straight into an output buffer.
 
 use bytes::{BufMut, BytesMut};
-use memchr::memchr3;
 
 /// Whether `arg` must be written as a universal (quoted) string: it is empty
 /// or holds a space, a double quote or a line feed.
 #[inline]
 pub fn needs_quotes(arg: &[u8]) -> bool {
-    arg.is_empty() || memchr3(b' ', b'"', b'\n', arg).is_some()
+    // A word at a time: arguments are mostly short.
+    arg.is_empty() || super::scan::simple_end(arg, &mut 0).is_some()
 }
 
 /// The number of bytes [`encode_argument`] writes for `arg`.

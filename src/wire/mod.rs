@@ -10,6 +10,7 @@
 
 mod decode;
 mod encode;
+mod scan;
 
 pub use decode::Decoder;
 pub use encode::{encode_argument, encode_message, encoded_len, needs_quotes};

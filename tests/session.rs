@@ -207,3 +207,33 @@ fn a_partly_written_request_is_finished_even_when_forgotten() {
     wire.extend_from_slice(client.poll_transmit().unwrap());
     assert_eq!(bodies_on_the_wire(&wire), [["A", "a"], ["B", "b"]]);
 }
+
+#[test]
+fn deadlines_of_finished_requests_do_not_pile_up_without_polls() {
+    use std::time::Duration;
+    let mut client = Client::<Duration>::with_time(Config::default());
+    let mut server = Server::new(Config::default());
+    // Many requests with deadlines, all answered, and neither
+    // `poll_timeout` nor `handle_timeout` ever called.
+    for n in 0..10_000u64 {
+        let id = client.send_arguments(["PING", "x"]).unwrap();
+        assert!(client.set_deadline(id, Duration::from_secs(n)));
+        let bytes = client.poll_transmit().unwrap().to_vec();
+        client.consume_transmit(bytes.len());
+        server.receive(&bytes);
+        let Some(ServerEvent::Request(request)) = server.poll_event() else {
+            panic!("no request");
+        };
+        server.respond(request.token, Status::Ok).unwrap();
+        let answer = server.poll_transmit().unwrap().to_vec();
+        server.consume_transmit(answer.len());
+        client.receive(&answer);
+        while client.poll_event().is_some() {}
+    }
+    assert_eq!(client.in_flight(), 0);
+    assert!(
+        client.pending_deadlines() <= 64,
+        "{}",
+        client.pending_deadlines()
+    );
+}

@@ -197,6 +197,12 @@ impl<I: Copy + Ord> Client<I> {
         self.state == State::Closed
     }
 
+    /// Deadlines held, those of finished requests included until they are
+    /// dropped (by the polls, or once they outnumber the active requests).
+    pub fn pending_deadlines(&self) -> usize {
+        self.deadlines.len()
+    }
+
     /// Bytes waiting in [`Client::poll_transmit`].
     pub fn buffered_transmit(&self) -> usize {
         self.tx.len()
@@ -275,6 +281,14 @@ impl<I: Copy + Ord> Client<I> {
             _ => return false,
         };
         self.table.set(id.0, slot);
+        // Entries of finished requests are dropped lazily by the polls; a
+        // caller that never polls must not grow the heap without bound.
+        if self.deadlines.len() >= 2 * self.table.active() + 64 {
+            let table = &self.table;
+            self.deadlines.retain(|&Reverse((d, seq))| {
+                table.get(seq).is_some_and(|s| s.deadline() == Some(d))
+            });
+        }
         self.deadlines.push(Reverse((deadline, id.0)));
         true
     }

@@ -237,3 +237,42 @@ fn deadlines_of_finished_requests_do_not_pile_up_without_polls() {
         client.pending_deadlines()
     );
 }
+
+#[test]
+fn receiving_without_polling_keeps_the_buffer_bounded() {
+    let config = Config::default().with_max_active(100_000);
+    let mut client = Client::new(config);
+    let mut server = Server::new(config);
+    for _ in 0..100_000 {
+        client.send_arguments(["PING"]).unwrap();
+    }
+    let bytes = client.poll_transmit().unwrap().to_vec();
+    client.consume_transmit(bytes.len());
+    server.receive(&bytes);
+    while let Some(ServerEvent::Request(request)) = server.poll_event() {
+        server.respond(request.token, Status::Ok).unwrap();
+    }
+    let answers = server.poll_transmit().unwrap().to_vec();
+    assert!(answers.len() > 4 * config.max_message_len());
+    // Every response arrives before the first poll.
+    for chunk in answers.chunks(1000) {
+        client.receive(chunk);
+        assert!(client.buffered_receive() <= 2 * config.max_message_len() + 1000);
+    }
+    let mut ok = 0;
+    while let Some(event) = client.poll_event() {
+        assert!(
+            matches!(
+                event,
+                Event::Outcome {
+                    outcome: Outcome::Ok,
+                    ..
+                }
+            ),
+            "{event:?}"
+        );
+        ok += 1;
+    }
+    assert_eq!(ok, 100_000);
+    assert_eq!(client.in_flight(), 0);
+}

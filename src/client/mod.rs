@@ -320,8 +320,31 @@ impl<I: Copy + Ord> Client<I> {
     /// Takes bytes read from the transport. Decoding happens in
     /// [`Client::poll_event`]. Ignored once closed.
     pub fn receive(&mut self, bytes: &[u8]) {
-        if self.state != State::Closed && !self.eof {
-            self.decoder.extend(bytes);
+        if self.state == State::Closed || self.eof {
+            return;
+        }
+        self.decoder.extend(bytes);
+        // A caller that receives again and again without polling must not
+        // grow the buffer without bound: past twice the longest message,
+        // responses are decoded now and their events queued (at most one
+        // per active request, so the queue is bounded too).
+        if self.decoder.buffered() > self.config.max_message_len().saturating_mul(2) {
+            self.decode_into_queue();
+        }
+    }
+
+    /// Decodes every whole response buffered, queueing their events.
+    fn decode_into_queue(&mut self) {
+        while self.state != State::Closed {
+            match self.decoder.next_frame() {
+                Ok(Some(count)) => {
+                    if let Some(event) = self.on_response(count) {
+                        self.events.push_back(event);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => self.fail(ConnectionError::Malformed(e)),
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 //!
 //! The seeds are generated from `tests/vectors/*.jsonl` and the examples of
 //! the protocol by [`seeds`]; `seed_corpus_is_current` checks that the files
-//! match it, and the ignored `generate_seed_corpus` rewrites them. Files not
+//! match it, and rewrites them when `KAIROI_WRITE_SEEDS=1` is set. Files not
 //! named `seed-*` are regressions (inputs that once failed) and are kept.
 
 use std::collections::BTreeMap;
@@ -439,15 +439,20 @@ fn seeds() -> BTreeMap<&'static str, BTreeMap<String, Vec<u8>>> {
         .collect()
 }
 
+/// Checks the seed files against the generator; with `KAIROI_WRITE_SEEDS=1`
+/// rewrites them first (regressions are kept).
 #[test]
 fn seed_corpus_is_current() {
+    if std::env::var_os("KAIROI_WRITE_SEEDS").is_some_and(|v| v == "1") {
+        write_seed_corpus();
+    }
     for (target, named) in seeds() {
         for (name, data) in &named {
             let path = corpus_dir(target).join(name);
             let on_disk = std::fs::read(&path).unwrap_or_default();
             assert!(
                 on_disk == *data,
-                "{} is missing or stale: run `cargo test --test fuzz_corpus -- --ignored`",
+                "{} is missing or stale: run `KAIROI_WRITE_SEEDS=1 cargo test --test fuzz_corpus`",
                 path.display()
             );
         }
@@ -463,9 +468,7 @@ fn seed_corpus_is_current() {
 }
 
 /// Rewrites the seed files (regressions are kept).
-#[test]
-#[ignore = "writes fuzz/corpus; run by hand after changing the seeds"]
-fn generate_seed_corpus() {
+fn write_seed_corpus() {
     for (target, named) in seeds() {
         let dir = corpus_dir(target);
         std::fs::create_dir_all(&dir).expect("corpus directory");

@@ -276,3 +276,26 @@ fn receiving_without_polling_keeps_the_buffer_bounded() {
     assert_eq!(ok, 100_000);
     assert_eq!(client.in_flight(), 0);
 }
+
+#[test]
+fn closed_stays_last_when_responses_are_decoded_on_receive() {
+    // A tiny message limit makes `receive` decode at once.
+    let config = Config::default().with_max_message_len(8);
+    let mut client = Client::new(config);
+    let ids: Vec<_> = (0..4)
+        .map(|_| client.send_arguments(["P"]).unwrap())
+        .collect();
+    client.close();
+    let n = client.poll_transmit().unwrap().len();
+    client.consume_transmit(n);
+    client.receive(b"0 OK\n1 OK\n2 OK\n3 ERROR\n");
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert_eq!(events.len(), 5, "{events:?}");
+    for (event, id) in events.iter().zip(&ids) {
+        assert!(
+            matches!(event, Event::Outcome { id: i, .. } if i == id),
+            "{event:?}"
+        );
+    }
+    assert_eq!(events[4], Event::Closed { error: None });
+}

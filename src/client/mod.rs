@@ -338,8 +338,11 @@ impl<I: Copy + Ord> Client<I> {
         while self.state != State::Closed {
             match self.decoder.next_frame() {
                 Ok(Some(count)) => {
+                    // The outcome goes before anything the response queued
+                    // (`Closed`, when it ended a close).
+                    let at = self.events.len();
                     if let Some(event) = self.on_response(count) {
-                        self.events.push_back(event);
+                        self.events.insert(at, event);
                     }
                 }
                 Ok(None) => break,

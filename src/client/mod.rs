@@ -318,7 +318,9 @@ impl<I: Copy + Ord> Client<I> {
     // ----- inputs -----
 
     /// Takes bytes read from the transport. Decoding happens in
-    /// [`Client::poll_event`]. Ignored once closed.
+    /// [`Client::poll_event`], or here once more than twice the longest
+    /// message is buffered, so memory stays bounded even for a caller that
+    /// receives many times between polls. Ignored once closed.
     pub fn receive(&mut self, bytes: &[u8]) {
         if self.state == State::Closed || self.eof {
             return;

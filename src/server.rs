@@ -167,25 +167,25 @@ impl Server {
         }
         match self.decoder.next_frame() {
             Ok(Some(_)) => Some(ServerEvent::Request(self.take_request())),
-            Ok(None) if self.eof => {
-                self.done = true;
-                match self.decoder.finish() {
-                    Ok(()) => Some(ServerEvent::Ended),
-                    Err(e) => {
-                        self.failed = true;
-                        self.tx.clear();
-                        Some(ServerEvent::Failed(e))
-                    }
+            Ok(None) if self.eof => match self.decoder.finish() {
+                Ok(()) => {
+                    self.done = true;
+                    Some(ServerEvent::Ended)
                 }
-            }
+                Err(e) => Some(self.fail(e)),
+            },
             Ok(None) => None,
-            Err(e) => {
-                self.done = true;
-                self.failed = true;
-                self.tx.clear();
-                Some(ServerEvent::Failed(e))
-            }
+            Err(e) => Some(self.fail(e)),
         }
+    }
+
+    /// Ends the connection on a malformed or truncated request: answers not
+    /// yet written are dropped, as the reference server closes at once.
+    fn fail(&mut self, error: DecodeError) -> ServerEvent {
+        self.done = true;
+        self.failed = true;
+        self.tx.clear();
+        ServerEvent::Failed(error)
     }
 
     #[inline]

@@ -41,7 +41,7 @@ impl Pass {
     ) -> Option<Cause> {
         let mut in_flight: HashMap<RequestId, (usize, Option<Instruction>)> = HashMap::new();
         // Requests that lost their connection, waiting for its cause.
-        let mut lost: Vec<(usize, Option<Instruction>, bool)> = Vec::new();
+        let mut lost: Vec<(usize, Option<Instruction>, Outcome)> = Vec::new();
         let mut items = items.peekable();
         let mut clogged_until: Option<Instant> = None;
         loop {
@@ -90,30 +90,28 @@ impl Pass {
                         let Some((index, kept)) = in_flight.remove(&id) else {
                             continue;
                         };
+                        let timeout = self.timeout.unwrap_or_default();
                         match outcome {
-                            Outcome::Ok => sink(index, kept, Ok(())),
-                            Outcome::Rejected => sink(index, kept, Err(RequestError::Rejected)),
-                            Outcome::TimedOut => sink(
-                                index,
-                                kept,
-                                Err(RequestError::TimedOut {
-                                    timeout: self.timeout.unwrap_or_default(),
-                                }),
-                            ),
-                            Outcome::NotSent => lost.push((index, kept, false)),
-                            _ => lost.push((index, kept, true)),
+                            // These come only with the end of the
+                            // connection, before its cause.
+                            Outcome::NotSent | Outcome::Unknown => {
+                                lost.push((index, kept, outcome))
+                            }
+                            _ => {
+                                // No cause is needed for these outcomes.
+                                let error =
+                                    RequestError::from_outcome(outcome, timeout, || Cause::Closed);
+                                sink(index, kept, error.map_or(Ok(()), Err));
+                            }
                         }
                     }
                     Event::Closed { error } => {
                         let cause = conn.cause_of(error);
-                        for (index, kept, written) in lost.drain(..) {
-                            let cause = cause.clone();
-                            let error = if written {
-                                RequestError::Unknown { cause }
-                            } else {
-                                RequestError::NotSent { cause }
-                            };
-                            sink(index, kept, Err(error));
+                        let timeout = self.timeout.unwrap_or_default();
+                        for (index, kept, outcome) in lost.drain(..) {
+                            let error =
+                                RequestError::from_outcome(outcome, timeout, || cause.clone());
+                            sink(index, kept, error.map_or(Ok(()), Err));
                         }
                         // Requests with no outcome cannot remain, but if
                         // one did it would be reported, not dropped.

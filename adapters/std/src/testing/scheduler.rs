@@ -79,6 +79,17 @@ pub enum RunOutcome {
     Triggered,
 }
 
+impl RunOutcome {
+    /// The status a job takes when its runner does this.
+    fn status(self) -> JobStatus {
+        match self {
+            RunOutcome::Executed => JobStatus::Executed,
+            RunOutcome::Failed => JobStatus::Failed,
+            RunOutcome::Triggered => JobStatus::Triggered,
+        }
+    }
+}
+
 /// Decides what the runner of each fired job does.
 pub(crate) type RunHook = Arc<dyn Fn(&Execution) -> RunOutcome + Send + Sync>;
 
@@ -231,11 +242,7 @@ impl Scheduler {
                         .as_ref()
                         .map_or(RunOutcome::Executed, |hook| hook(&execution));
                     self.executions.push(execution);
-                    match outcome {
-                        RunOutcome::Executed => JobStatus::Executed,
-                        RunOutcome::Failed => JobStatus::Failed,
-                        RunOutcome::Triggered => JobStatus::Triggered,
-                    }
+                    outcome.status()
                 }
             };
         }
@@ -257,11 +264,7 @@ impl Scheduler {
     pub(crate) fn complete(&mut self, id: &str, outcome: RunOutcome) -> bool {
         match self.jobs.get_mut(id) {
             Some(job) if job.status == JobStatus::Triggered => {
-                job.status = match outcome {
-                    RunOutcome::Executed => JobStatus::Executed,
-                    RunOutcome::Failed => JobStatus::Failed,
-                    RunOutcome::Triggered => JobStatus::Triggered,
-                };
+                job.status = outcome.status();
                 true
             }
             _ => false,

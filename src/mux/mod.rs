@@ -30,7 +30,7 @@ use crate::request_error::{Cause, RequestError};
 
 mod support;
 
-pub use support::{RetryPolicy, backoff, instant_after, least_loaded, retry};
+pub use support::{Load, Reconnect, RetryPolicy, backoff, instant_after, least_loaded, retry};
 
 /// A request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +70,19 @@ pub struct Job<R> {
     pub queued_at: Instant,
     /// The way back to the caller.
     pub reply: R,
+}
+
+impl<R> Job<R> {
+    /// A request submitted `now`, timing out `timeout` later.
+    pub fn new(ticket: u64, body: Body, now: Instant, timeout: Duration, reply: R) -> Self {
+        Job {
+            ticket,
+            body,
+            deadline: instant_after(now, timeout),
+            queued_at: now,
+            reply,
+        }
+    }
 }
 
 impl<R: Reply> Job<R> {

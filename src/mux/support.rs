@@ -2,6 +2,8 @@
 //! backoff, pool selection, deadlines.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::request_error::RequestError;
@@ -115,6 +117,52 @@ pub fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
         .min(max)
 }
 
+/// When a connection may be attempted again after failures in a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconnect {
+    failures: u32,
+    last_failure: Option<Instant>,
+}
+
+impl Reconnect {
+    /// When the next attempt may start (`None`: at once), with [`backoff`]
+    /// between `min` and `max`.
+    pub fn next_attempt(&self, min: Duration, max: Duration) -> Option<Instant> {
+        let last = self.last_failure?;
+        Some(instant_after(last, backoff(min, max, self.failures)))
+    }
+
+    /// An attempt failed at `now`.
+    pub fn failed(&mut self, now: Instant) {
+        self.failures = self.failures.saturating_add(1);
+        self.last_failure = Some(now);
+    }
+
+    /// An attempt succeeded: the next failure waits `min` again.
+    pub fn succeeded(&mut self) {
+        *self = Reconnect::default();
+    }
+}
+
+/// Counts one request in a connection's load for as long as it lives
+/// (queued, written, or waiting for the cause of the connection's end).
+#[derive(Debug)]
+pub struct Load(Arc<AtomicUsize>);
+
+impl Load {
+    /// Adds one to `counter` until the guard is dropped.
+    pub fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Load(counter.clone())
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// `now + after`, or about a century away when that overflows, so that any
 /// [`Duration`] (even `Duration::MAX`) means "practically never" rather
 /// than a panic.
@@ -144,6 +192,32 @@ mod tests {
             .collect();
         assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(backoff(min, max, u32::MAX), max);
+    }
+
+    #[test]
+    fn reconnect_waits_after_failures_only() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(1));
+        let mut r = Reconnect::default();
+        assert_eq!(r.next_attempt(min, max), None);
+        let now = Instant::now();
+        r.failed(now);
+        r.failed(now);
+        assert_eq!(
+            r.next_attempt(min, max),
+            Some(now + Duration::from_millis(200))
+        );
+        r.succeeded();
+        assert_eq!(r.next_attempt(min, max), None);
+    }
+
+    #[test]
+    fn load_counts_while_alive() {
+        let counter = Arc::new(AtomicUsize::new(0));
+        let a = Load::new(&counter);
+        let b = Load::new(&counter);
+        assert_eq!(counter.load(Ordering::Relaxed), 2);
+        drop((a, b));
+        assert_eq!(counter.load(Ordering::Relaxed), 0);
     }
 
     #[test]

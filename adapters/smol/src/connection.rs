@@ -15,7 +15,7 @@ use smol::net::TcpStream;
 use smol::{Task, Timer};
 
 use crate::builder::ClientBuilder;
-use kairoi_proto::mux::{self, Mux, instant_after};
+use kairoi_proto::mux::{Mux, Reconnect};
 
 use crate::command::Command;
 use crate::driver::Driver;
@@ -44,8 +44,7 @@ struct State {
     live: Option<Live>,
     /// [`Slot::close`] was called: never connect again.
     closed: bool,
-    failures: u32,
-    last_failure: Option<Instant>,
+    reconnect: Reconnect,
 }
 
 /// One connection of the pool. It connects again on demand after the
@@ -86,23 +85,20 @@ impl Slot {
                 cause: Cause::Closed,
             });
         }
-        if let Some(last) = state.last_failure {
-            let (min, max) = builder.backoff;
-            let wait = mux::backoff(min, max, state.failures);
-            Timer::at(instant_after(last, wait)).await;
+        let (min, max) = builder.backoff;
+        if let Some(at) = state.reconnect.next_attempt(min, max) {
+            Timer::at(at).await;
         }
         match open(builder, addrs).await {
             Ok(stream) => {
-                state.failures = 0;
-                state.last_failure = None;
+                state.reconnect.succeeded();
                 let live = self.spawn(stream, builder);
                 let tx = live.commands.clone();
                 state.live = Some(live);
                 Ok(tx)
             }
             Err(cause) => {
-                state.failures = state.failures.saturating_add(1);
-                state.last_failure = Some(Instant::now());
+                state.reconnect.failed(Instant::now());
                 Err(RequestError::NotSent { cause })
             }
         }

@@ -307,13 +307,14 @@ impl Client {
         let now = Instant::now();
         let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        let job = Job {
+        let reply = Reply::new(tx, &slot.active);
+        let job = Job::new(
             ticket,
-            body: body.clone(),
-            deadline: instant_after(now, shared.builder.request_timeout),
-            queued_at: now,
-            reply: Reply::new(tx, &slot.active),
-        };
+            body.clone(),
+            now,
+            shared.builder.request_timeout,
+            reply,
+        );
         if commands.send(Command::Send(Box::new(job))).is_err() {
             let e = RequestError::NotSent {
                 cause: Cause::Closed,

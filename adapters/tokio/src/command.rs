@@ -1,12 +1,12 @@
 //! What client handles send to a connection's driver task.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use kairoi_proto::RequestError;
 use kairoi_proto::RequestId;
-use kairoi_proto::mux;
+use kairoi_proto::mux::{self, Load};
 use tokio::sync::oneshot;
 
 /// A command to a driver.
@@ -65,21 +65,5 @@ impl mux::Reply for Reply {
             .in_scope(|| tracing::debug!(ok = result.is_ok(), "request ended"));
         drop(self.load);
         let _ = self.tx.send(result);
-    }
-}
-
-#[derive(Debug)]
-struct Load(Arc<AtomicUsize>);
-
-impl Load {
-    fn new(counter: &Arc<AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Load(counter.clone())
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use kairoi_proto::mux::{self, Mux, instant_after};
+use kairoi_proto::mux::{Mux, Reconnect};
 use kairoi_proto::{Cause, RequestError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -30,8 +30,7 @@ struct State {
     live: Option<Live>,
     /// [`Slot::close`] was called: never connect again.
     closed: bool,
-    failures: u32,
-    last_failure: Option<Instant>,
+    reconnect: Reconnect,
 }
 
 /// One connection of the pool. It connects again on demand after the
@@ -72,23 +71,20 @@ impl Slot {
                 cause: Cause::Closed,
             });
         }
-        if let Some(last) = state.last_failure {
-            let (min, max) = builder.backoff;
-            let wait = mux::backoff(min, max, state.failures);
-            tokio::time::sleep_until(instant_after(last, wait).into()).await;
+        let (min, max) = builder.backoff;
+        if let Some(at) = state.reconnect.next_attempt(min, max) {
+            tokio::time::sleep_until(at.into()).await;
         }
         match open(builder, addrs).await {
             Ok(stream) => {
-                state.failures = 0;
-                state.last_failure = None;
+                state.reconnect.succeeded();
                 let live = self.spawn(stream, builder);
                 let tx = live.commands.clone();
                 state.live = Some(live);
                 Ok(tx)
             }
             Err(cause) => {
-                state.failures = state.failures.saturating_add(1);
-                state.last_failure = Some(Instant::now());
+                state.reconnect.failed(Instant::now());
                 Err(RequestError::NotSent { cause })
             }
         }

@@ -17,7 +17,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kairoi_std::testing::TestServer;
+use kairoi_std::testing::Target;
 use kairoi_std::{Client, DateTime, Instruction};
 
 struct Args {
@@ -113,18 +113,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<bool, Box<dyn Error>> {
     let args = parse_args()?;
-    let server;
-    let addr = match std::env::var("KAIROI_ADDR") {
-        Ok(addr) => addr,
-        Err(_) => {
-            server = TestServer::start()?;
-            eprintln!(
-                "KAIROI_ADDR is not set: using an embedded test server at {}",
-                server.addr()
-            );
-            server.addr().to_string()
-        }
-    };
+    let target = Target::from_env()?;
+    eprintln!("Using {target}.");
+    let addr = target.addr();
     let mut client = Client::builder()
         .window(args.window)
         .connect(addr.as_str())?;

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kairoi_proto::{Client, Config, DateTime, Event, Instruction, Outcome};
+use kairoi_std::testing::Target;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -60,31 +60,14 @@ impl Connection {
     }
 }
 
-fn server_addr() -> io::Result<(SocketAddr, Option<kairoi_std::testing::TestServer>)> {
-    match std::env::var("KAIROI_ADDR") {
-        Ok(addr) => {
-            let addr = addr
-                .parse()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
-            Ok((addr, None))
-        }
-        Err(_) => {
-            let server = kairoi_std::testing::TestServer::start()?;
-            println!(
-                "KAIROI_ADDR is not set: using an embedded TestServer at {}",
-                server.addr()
-            );
-            Ok((server.addr(), Some(server)))
-        }
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (addr, _server) = server_addr()?;
+    let target = Target::from_env()?;
+    println!("Using {target}.");
+    let addr = target.addr();
     let mut poll = Poll::new()?;
     let mut connections = Vec::new();
     for i in 0..CONNECTIONS {
-        let std_socket = std::net::TcpStream::connect(addr)?;
+        let std_socket = std::net::TcpStream::connect(addr.as_str())?;
         std_socket.set_nodelay(true)?;
         std_socket.set_nonblocking(true)?;
         let mut socket = TcpStream::from_std(std_socket);

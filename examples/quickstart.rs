@@ -12,25 +12,13 @@
 use std::error::Error;
 use std::time::{Duration, SystemTime};
 
-use kairoi_std::testing::TestServer;
+use kairoi_std::testing::Target;
 use kairoi_std::{Client, DateTime, Runner};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let (addr, server) = match std::env::var("KAIROI_ADDR") {
-        Ok(addr) => {
-            println!("Using the Kairoi server at {addr} (KAIROI_ADDR).");
-            (addr, None)
-        }
-        Err(_) => {
-            let server = TestServer::start()?;
-            println!(
-                "KAIROI_ADDR is not set: started an embedded test server at {} \
-                 (jobs are recorded, not executed).",
-                server.addr()
-            );
-            (server.addr().to_string(), Some(server))
-        }
-    };
+    let target = Target::from_env()?;
+    println!("Using {target}.");
+    let addr = target.addr();
 
     let mut client = Client::connect(addr.as_str())?;
 
@@ -65,7 +53,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("{failed} job(s) not scheduled").into());
     }
 
-    if let Some(server) = &server {
+    if let Some(server) = target.embedded() {
         println!("Waiting for the jobs due in the next seconds to fire...");
         for (job, _) in &jobs[..2] {
             match server.wait_for_execution(job, Duration::from_secs(10)) {

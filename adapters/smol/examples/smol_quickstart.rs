@@ -6,25 +6,15 @@
 use std::time::Duration;
 
 use kairoi_smol::{Client, DateTime, Runner};
-use kairoi_std::testing::TestServer;
+use kairoi_std::testing::Target;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     smol::block_on(async {
-        let embedded;
-        let addr = match std::env::var("KAIROI_ADDR") {
-            Ok(addr) => addr,
-            Err(_) => {
-                embedded = TestServer::start()?;
-                println!(
-                    "KAIROI_ADDR is not set: using an embedded TestServer at {}",
-                    embedded.addr()
-                );
-                embedded.addr().to_string()
-            }
-        };
+        let target = Target::from_env()?;
+        println!("Using {target}.");
         let client = Client::builder()
             .request_timeout(Duration::from_secs(5))
-            .connect(addr)
+            .connect(target.addr())
             .await?;
         client
             .set_rule("demo", "demo.", Runner::shell("echo"))

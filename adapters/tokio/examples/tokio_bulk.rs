@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use kairoi_std::testing::TestServer;
+use kairoi_std::testing::Target;
 use kairoi_tokio::{Client, DateTime};
 
 fn arg(name: &str, default: usize) -> Result<usize, String> {
@@ -25,18 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let jobs = arg("--jobs", 20_000)?;
     let connections = arg("--connections", 1)?;
     let tasks = arg("--tasks", 64)?.max(1);
-    let embedded;
-    let addr = match std::env::var("KAIROI_ADDR") {
-        Ok(addr) => addr,
-        Err(_) => {
-            embedded = TestServer::start()?;
-            eprintln!("KAIROI_ADDR is not set: using an embedded TestServer");
-            embedded.addr().to_string()
-        }
-    };
+    let target = Target::from_env()?;
+    eprintln!("Using {target}.");
     let client = Client::builder()
         .connections(connections)
-        .connect(addr)
+        .connect(target.addr())
         .await?;
     let when: DateTime = "2999-01-01 00:00:00".parse()?;
     let start = Instant::now();

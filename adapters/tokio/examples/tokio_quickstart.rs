@@ -5,26 +5,16 @@
 
 use std::time::Duration;
 
-use kairoi_std::testing::TestServer;
+use kairoi_std::testing::Target;
 use kairoi_tokio::{Client, DateTime, Runner};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let embedded;
-    let addr = match std::env::var("KAIROI_ADDR") {
-        Ok(addr) => addr,
-        Err(_) => {
-            embedded = TestServer::start()?;
-            println!(
-                "KAIROI_ADDR is not set: using an embedded TestServer at {}",
-                embedded.addr()
-            );
-            embedded.addr().to_string()
-        }
-    };
+    let target = Target::from_env()?;
+    println!("Using {target}.");
     let client = Client::builder()
         .request_timeout(Duration::from_secs(5))
-        .connect(addr)
+        .connect(target.addr())
         .await?;
     client
         .set_rule("demo", "demo.", Runner::shell("echo"))

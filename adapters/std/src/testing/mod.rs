@@ -84,10 +84,12 @@ mod connection;
 mod faults;
 mod scheduler;
 mod server;
+mod target;
 
 pub use clock::Clock;
 pub use faults::Faults;
 pub use scheduler::{Execution, JobState, JobStatus, Rule, RunOutcome};
+pub use target::Target;
 
 use server::{Running, Shared};
 

@@ -173,11 +173,13 @@ pub fn instant_after(now: Instant, after: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-/// The index of the least loaded of `loads`, looking from `start` on so
-/// that ties are taken in turn. `None` when `loads` is empty.
-pub fn least_loaded(loads: &[usize], start: usize) -> Option<usize> {
-    let n = loads.len();
-    (0..n).map(|i| (start + i) % n).min_by_key(|&i| loads[i])
+/// The index of the least loaded of `count` connections (`load(i)` each),
+/// looking from `start` on so that ties are taken in turn. `None` when
+/// `count` is 0.
+pub fn least_loaded(count: usize, start: usize, load: impl Fn(usize) -> usize) -> Option<usize> {
+    (0..count)
+        .map(|i| (start + i) % count)
+        .min_by_key(|&i| load(i))
 }
 
 #[cfg(test)]
@@ -222,10 +224,11 @@ mod tests {
 
     #[test]
     fn least_loaded_takes_ties_in_turn() {
-        assert_eq!(least_loaded(&[3, 1, 1, 2], 0), Some(1));
-        assert_eq!(least_loaded(&[3, 1, 1, 2], 2), Some(2));
-        assert_eq!(least_loaded(&[0, 0], 1), Some(1));
-        assert_eq!(least_loaded(&[], 5), None);
+        let loads = [3, 1, 1, 2];
+        assert_eq!(least_loaded(4, 0, |i| loads[i]), Some(1));
+        assert_eq!(least_loaded(4, 2, |i| loads[i]), Some(2));
+        assert_eq!(least_loaded(2, 1, |_| 0), Some(1));
+        assert_eq!(least_loaded(0, 5, |_| 0), None);
     }
 
     #[test]

@@ -274,9 +274,12 @@ impl Client {
     /// Sends the request again as long as the retry policy allows.
     async fn retry(
         &self,
-        body: Body,
+        body: Option<Body>,
         result: Result<(), RequestError>,
     ) -> Result<(), RequestError> {
+        let Some(body) = body else {
+            return result;
+        };
         let stopped = || self.shared.closed.load(Ordering::SeqCst);
         let policy = self.shared.builder.retry;
         mux::retry(policy, stopped, result, || async {
@@ -293,35 +296,33 @@ impl Client {
     }
 
     /// Hands a request to the least busy connection.
-    async fn submit(&self, body: Body) -> (Result<Pending, RequestError>, Body) {
+    ///
+    /// The body comes back only when the retry policy may send it again.
+    async fn submit(&self, body: Body) -> (Result<Pending, RequestError>, Option<Body>) {
         let shared = &self.shared;
+        let kept = |body: &Body| (shared.builder.retry.attempts() > 0).then(|| body.clone());
         if shared.closed.load(Ordering::SeqCst) {
             let e = RequestError::NotSent {
                 cause: Cause::Closed,
             };
-            return (Err(e), body);
+            return (Err(e), kept(&body));
         }
         let slot = self.pick();
         let commands = match slot.sender(&shared.builder, &shared.addrs).await {
             Ok(c) => c,
-            Err(e) => return (Err(e), body),
+            Err(e) => return (Err(e), kept(&body)),
         };
         let now = Instant::now();
         let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = channel::bounded(1);
         let reply = Reply::new(tx, &slot.active);
-        let job = Job::new(
-            ticket,
-            body.clone(),
-            now,
-            shared.builder.request_timeout,
-            reply,
-        );
+        let kept = kept(&body);
+        let job = Job::new(ticket, body, now, shared.builder.request_timeout, reply);
         if commands.try_send(Command::Send(Box::new(job))).is_err() {
             let e = RequestError::NotSent {
                 cause: Cause::Closed,
             };
-            return (Err(e), body);
+            return (Err(e), kept);
         }
         let pending = Pending {
             reply: rx,
@@ -331,14 +332,13 @@ impl Client {
                 armed: true,
             },
         };
-        (Ok(pending), body)
+        (Ok(pending), kept)
     }
 
     /// The connection with the fewest active requests, ties taken in turn.
     fn pick(&self) -> &Slot {
         let slots = &self.shared.slots;
-        let loads: Vec<usize> = slots.iter().map(Slot::load).collect();
         let start = self.shared.next_slot.fetch_add(1, Ordering::Relaxed);
-        &slots[mux::least_loaded(&loads, start).unwrap_or(0)]
+        &slots[mux::least_loaded(slots.len(), start, |i| slots[i].load()).unwrap_or(0)]
     }
 }

@@ -156,6 +156,35 @@ pub enum SendError {
     },
 }
 
+/// Why [`encode_message_checked`](crate::wire::encode_message_checked)
+/// refused a message. Nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// Every message has an identifier and at least one more argument.
+    #[error("message with {count} argument(s), at least 2 required")]
+    TooFewArguments {
+        /// How many arguments the message had.
+        count: usize,
+    },
+    /// The message has more arguments than allowed.
+    #[error("message with {count} arguments, more than the limit of {limit}")]
+    TooManyArguments {
+        /// The message's argument count.
+        count: usize,
+        /// The configured [`Config::max_arguments`](crate::Config::max_arguments).
+        limit: usize,
+    },
+    /// The encoded message is longer than allowed.
+    #[error("message of {len} bytes, longer than the limit of {limit} bytes")]
+    MessageTooLong {
+        /// The encoded length, line feed included.
+        len: usize,
+        /// The configured [`Config::max_message_len`](crate::Config::max_message_len).
+        limit: usize,
+    },
+}
+
 /// Why a response could not be queued by a [`Server`](crate::Server).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

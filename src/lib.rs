@@ -119,7 +119,8 @@ pub use client::{Cancelled, Client, Event, Outcome, RequestId};
 pub use config::Config;
 pub use datetime::DateTime;
 pub use error::{
-    ConnectionError, DateTimeError, DecodeError, InstructionError, RespondError, SendError,
+    ConnectionError, DateTimeError, DecodeError, EncodeError, InstructionError, RespondError,
+    SendError,
 };
 pub use instruction::{Argument, Arguments, Instruction, Runner};
 #[cfg(feature = "std")]

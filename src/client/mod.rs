@@ -5,9 +5,9 @@ use bytes::{Buf, BufMut, BytesMut};
 use core::cmp::Reverse;
 
 use crate::config::Config;
-use crate::error::{ConnectionError, SendError};
+use crate::error::{ConnectionError, EncodeError, SendError};
 use crate::instruction::Instruction;
-use crate::wire::{Decoder, encode_argument};
+use crate::wire::{Decoder, encode_message_checked};
 
 mod id;
 mod receive;
@@ -246,25 +246,20 @@ impl<I: Copy + Ord> Client<I> {
         body: impl IntoIterator<Item = A>,
     ) -> Result<RequestId, SendError> {
         self.check_can_send()?;
+        let mut buf = id::scratch();
+        let id = RequestId(self.table.next_sequence()).encode(&mut buf);
+        let args = core::iter::once(Arg::Id(id)).chain(body.into_iter().map(Arg::Body));
         let start = self.tx.len();
-        self.write_identifier();
-        let mut count = 1;
-        for arg in body {
-            count += 1;
-            self.tx.put_u8(b' ');
-            encode_argument(&mut self.tx, arg.as_ref().as_bytes());
+        match encode_message_checked(&mut self.tx, args, &self.config) {
+            Ok(_) => self.commit(start),
+            Err(EncodeError::TooFewArguments { .. }) => Err(SendError::EmptyBody),
+            Err(EncodeError::TooManyArguments { count, limit }) => {
+                Err(SendError::TooManyArguments { count, limit })
+            }
+            Err(EncodeError::MessageTooLong { len, limit }) => {
+                Err(SendError::MessageTooLong { len, limit })
+            }
         }
-        let check = if count == 1 {
-            Err(SendError::EmptyBody)
-        } else {
-            self.check_arguments(count)
-        };
-        if let Err(e) = check {
-            self.tx.truncate(start);
-            return Err(e);
-        }
-        self.tx.put_u8(b'\n');
-        self.commit(start)
     }
 
     /// Gives an active request a deadline; [`Client::handle_timeout`] at or
@@ -646,5 +641,20 @@ impl<I: Copy + Ord> Client<I> {
         self.segments.clear();
         self.front_written = 0;
         self.deadlines.clear();
+    }
+}
+
+/// An argument of a raw request: the identifier, then the caller's body.
+enum Arg<'a, A> {
+    Id(&'a [u8]),
+    Body(A),
+}
+
+impl<A: AsRef<str>> AsRef<[u8]> for Arg<'_, A> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Arg::Id(id) => id,
+            Arg::Body(arg) => arg.as_ref().as_bytes(),
+        }
     }
 }

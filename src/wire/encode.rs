@@ -2,6 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
+use crate::config::Config;
+use crate::error::EncodeError;
+
 /// Whether `arg` must be written as a universal (quoted) string: it is empty
 /// or holds a space, a double quote or a line feed.
 #[inline]
@@ -61,4 +64,58 @@ pub fn encode_message<A: AsRef<[u8]>>(out: &mut BytesMut, args: impl IntoIterato
         encode_argument(out, arg.as_ref());
     }
     out.put_u8(b'\n');
+}
+
+/// Appends a whole message to `out` after checking it against the limits
+/// of `config`: at least two arguments, at most
+/// [`Config::max_arguments`], at most [`Config::max_message_len`] bytes.
+/// Returns the encoded length; on error nothing is appended.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use kairoi_proto::{Config, EncodeError, wire::encode_message_checked};
+/// let mut out = BytesMut::new();
+/// assert_eq!(encode_message_checked(&mut out, ["7", "OK"], &Config::default()), Ok(5));
+/// assert_eq!(
+///     encode_message_checked(&mut out, ["7"], &Config::default()),
+///     Err(EncodeError::TooFewArguments { count: 1 })
+/// );
+/// assert_eq!(&out[..], b"7 OK\n");
+/// ```
+pub fn encode_message_checked<A: AsRef<[u8]>>(
+    out: &mut BytesMut,
+    args: impl IntoIterator<Item = A>,
+    config: &Config,
+) -> Result<usize, EncodeError> {
+    let start = out.len();
+    let mut count = 0;
+    for arg in args {
+        if count > 0 {
+            out.put_u8(b' ');
+        }
+        encode_argument(out, arg.as_ref());
+        count += 1;
+    }
+    out.put_u8(b'\n');
+    let len = out.len() - start;
+    let (max_args, max_len) = (config.max_arguments(), config.max_message_len());
+    let result = if count < 2 {
+        Err(EncodeError::TooFewArguments { count })
+    } else if count > max_args {
+        Err(EncodeError::TooManyArguments {
+            count,
+            limit: max_args,
+        })
+    } else if len > max_len {
+        Err(EncodeError::MessageTooLong {
+            len,
+            limit: max_len,
+        })
+    } else {
+        Ok(len)
+    };
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
 }

@@ -13,4 +13,6 @@ mod encode;
 mod scan;
 
 pub use decode::Decoder;
-pub use encode::{encode_argument, encode_message, encoded_len, needs_quotes};
+pub use encode::{
+    encode_argument, encode_message, encode_message_checked, encoded_len, needs_quotes,
+};

@@ -8,10 +8,9 @@
 //! [`NotSent`](kairoi_proto::RequestError::NotSent) from
 //! [`Unknown`](kairoi_proto::RequestError::Unknown).
 
-use bytes::BufMut;
 use bytes::BytesMut;
-use kairoi_proto::wire::{Decoder as WireDecoder, encode_argument};
-use kairoi_proto::{Config, DecodeError, Text};
+use kairoi_proto::wire::{Decoder as WireDecoder, encode_message_checked};
+use kairoi_proto::{Config, DecodeError, EncodeError, Text};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Decodes KCP messages into their arguments (identifier first) and
@@ -117,35 +116,29 @@ where
     type Error = CodecError;
 
     fn encode(&mut self, item: I, dst: &mut BytesMut) -> Result<(), CodecError> {
-        let start = dst.len();
-        let mut count = 0;
-        for arg in item {
-            if count > 0 {
-                dst.put_u8(b' ');
+        let args = item.into_iter().map(Utf8);
+        match encode_message_checked(dst, args, &self.config) {
+            Ok(_) => Ok(()),
+            Err(EncodeError::TooFewArguments { count }) => Err(CodecError::TooFewArguments(count)),
+            Err(EncodeError::TooManyArguments { count, limit }) => {
+                Err(CodecError::TooManyArguments { count, limit })
             }
-            encode_argument(dst, arg.as_ref().as_bytes());
-            count += 1;
+            Err(EncodeError::MessageTooLong { len, limit }) => {
+                Err(CodecError::TooLong { len, limit })
+            }
+            Err(e) => Err(CodecError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                e,
+            ))),
         }
-        dst.put_u8(b'\n');
-        let len = dst.len() - start;
-        let result = if count < 2 {
-            Err(CodecError::TooFewArguments(count))
-        } else if count > self.config.max_arguments() {
-            Err(CodecError::TooManyArguments {
-                count,
-                limit: self.config.max_arguments(),
-            })
-        } else if len > self.config.max_message_len() {
-            Err(CodecError::TooLong {
-                len,
-                limit: self.config.max_message_len(),
-            })
-        } else {
-            Ok(())
-        };
-        if result.is_err() {
-            dst.truncate(start);
-        }
-        result
+    }
+}
+
+/// A text argument as the bytes the encoder takes.
+struct Utf8<A>(A);
+
+impl<A: AsRef<str>> AsRef<[u8]> for Utf8<A> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref().as_bytes()
     }
 }

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kairoi_proto::{Client, Config, Event, Server, ServerEvent};
+use kairoi_proto::{Client, Config, Event, Server, ServerEvent, ServerEventRef};
 
 mod corpus;
 use corpus::CHUNK;
@@ -75,9 +75,31 @@ fn client_chunk(client: &mut Client, chunk: &[u8]) -> usize {
     outcomes
 }
 
-/// Feeds `bytes` to the server in 2 KiB chunks, taking every request.
+/// Feeds `bytes` to the server in 2 KiB chunks, reading every request
+/// borrowed from the receive buffer ([`Server::poll_event_ref`]): each
+/// request's token is dropped, its instruction looked at.
 #[inline(never)]
 fn server_receive(server: &mut Server, bytes: &[u8]) -> usize {
+    let mut requests = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        server.receive(chunk);
+        while let Some(event) = server.poll_event_ref() {
+            match event {
+                ServerEventRef::Request(request) => {
+                    black_box(&request);
+                    requests += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    requests
+}
+
+/// [`server_receive`] with owned requests ([`Server::poll_event`]),
+/// whose texts share the receive buffer.
+#[inline(never)]
+fn server_receive_owned(server: &mut Server, bytes: &[u8]) -> usize {
     let mut requests = 0;
     for chunk in bytes.chunks(CHUNK) {
         server.receive(chunk);
@@ -132,15 +154,23 @@ fn decode(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("server/requests", |b| {
-        // One connection for every iteration, as in a steady state; the
-        // requests are dropped unanswered, so the active limit is lifted.
-        let mut server = Server::new(Config::default().with_max_active(usize::MAX));
-        b.iter(|| {
-            let n = server_receive(&mut server, black_box(&requests));
-            assert_eq!(n, corpus::REQUESTS);
-        })
-    });
+    for (name, receive) in [
+        (
+            "server/requests",
+            server_receive as fn(&mut Server, &[u8]) -> usize,
+        ),
+        ("server/requests_owned", server_receive_owned),
+    ] {
+        group.bench_function(name, |b| {
+            // One connection for every iteration, as in a steady state; the
+            // requests are dropped unanswered, so the active limit is lifted.
+            let mut server = Server::new(Config::default().with_max_active(usize::MAX));
+            b.iter(|| {
+                let n = receive(&mut server, black_box(&requests));
+                assert_eq!(n, corpus::REQUESTS);
+            })
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("decode");

@@ -1,11 +1,10 @@
 //! Typed request bodies: job `SET` and `RULE SET` with their runners.
 
-use alloc::vec::Vec;
-use bytes::{BufMut, Bytes, BytesMut};
-use core::ops::Range;
+use bytes::{BufMut, BytesMut};
 
+use crate::body::{Shape, TextBody};
 use crate::datetime::DateTime;
-use crate::error::{InstructionError, excerpt};
+use crate::error::InstructionError;
 use crate::text::Text;
 use crate::wire::encode_argument;
 
@@ -100,84 +99,6 @@ impl Runner {
             Runner::Shell { .. } => "shell",
             Runner::Amqp { .. } => "amqp",
         }
-    }
-
-    /// Parses the runner part of a `RULE SET` body: `body[from..]`.
-    fn parse<B: Body + ?Sized>(body: &B, from: usize) -> Result<Self, InstructionError> {
-        let found = body.len() - from - 1;
-        let arity = |runner, expected| {
-            if found == expected {
-                Ok(())
-            } else {
-                Err(InstructionError::RunnerArity {
-                    runner,
-                    expected,
-                    found,
-                })
-            }
-        };
-        match body.bytes(from) {
-            b"shell" => {
-                arity("shell", 1)?;
-                Ok(Runner::Shell {
-                    command: body.text(from + 1),
-                })
-            }
-            b"amqp" => {
-                arity("amqp", 3)?;
-                Ok(Runner::Amqp {
-                    dsn: body.text(from + 1),
-                    exchange: body.text(from + 2),
-                    routing_key: body.text(from + 3),
-                })
-            }
-            other => Err(InstructionError::UnknownRunner {
-                name: excerpt(other),
-            }),
-        }
-    }
-}
-
-/// Read access to the arguments of a request body, whether they are
-/// [`Text`] values or ranges of a received frame (which the server parses
-/// without building a list of texts first).
-pub(crate) trait Body {
-    /// The number of arguments.
-    fn len(&self) -> usize;
-    /// Argument `i`, borrowed; `i < len()`.
-    fn bytes(&self, i: usize) -> &[u8];
-    /// Argument `i` as a shared [`Text`]; `i < len()`.
-    fn text(&self, i: usize) -> Text;
-}
-
-impl Body for [Text] {
-    fn len(&self) -> usize {
-        <[Text]>::len(self)
-    }
-    fn bytes(&self, i: usize) -> &[u8] {
-        self[i].as_bytes()
-    }
-    fn text(&self, i: usize) -> Text {
-        self[i].clone()
-    }
-}
-
-/// A body inside a received frame: the arguments are `frame[spans[i]]`,
-/// already checked to be UTF-8.
-pub(crate) struct FrameBody<'a> {
-    pub(crate) frame: &'a Bytes,
-    pub(crate) spans: &'a [Range<usize>],
-}
-
-impl Body for FrameBody<'_> {
-    fn len(&self) -> usize {
-        self.spans.len()
-    }
-    fn bytes(&self, i: usize) -> &[u8] {
-        &self.frame[self.spans[i].clone()]
-    }
-    fn text(&self, i: usize) -> Text {
-        Text::from_checked(self.frame.slice(self.spans[i].clone()))
     }
 }
 
@@ -301,56 +222,29 @@ impl Instruction {
     }
 
     /// [`Instruction::parse`] over any [`Body`].
-    pub(crate) fn parse_body<B: Body + ?Sized>(body: &B) -> Result<Self, InstructionError> {
-        if body.len() == 0 {
-            return Err(InstructionError::Empty);
-        }
-        match body.bytes(0) {
-            b"SET" => {
-                if body.len() != 3 {
-                    return Err(InstructionError::Arity {
-                        instruction: "SET",
-                        expected: 2,
-                        found: body.len() - 1,
-                    });
-                }
-                let execution = DateTime::parse_wire(body.bytes(2)).map_err(|source| {
-                    InstructionError::InvalidExecution {
-                        value: excerpt(body.bytes(2)),
-                        source,
-                    }
-                })?;
-                Ok(Instruction::Set {
-                    job: body.text(1),
-                    execution,
-                })
-            }
-            b"RULE" if body.len() > 1 && body.bytes(1) == b"SET" => {
-                if body.len() < 5 {
-                    return Err(InstructionError::Arity {
-                        instruction: "RULE SET",
-                        expected: 4,
-                        found: body.len() - 2,
-                    });
-                }
-                let runner = Runner::parse(body, 4)?;
-                Ok(Instruction::RuleSet {
-                    rule: body.text(2),
-                    pattern: body.text(3),
-                    runner,
-                })
-            }
-            first => {
-                let mut name = Vec::from(first);
-                if name == b"RULE" && body.len() > 1 {
-                    name.push(b' ');
-                    name.extend_from_slice(body.bytes(1));
-                }
-                Err(InstructionError::UnknownInstruction {
-                    name: excerpt(&name),
-                })
-            }
-        }
+    pub(crate) fn parse_body<B: TextBody + ?Sized>(body: &B) -> Result<Self, InstructionError> {
+        Ok(match Shape::of(body)? {
+            Shape::Set(execution) => Instruction::Set {
+                job: body.text(1),
+                execution,
+            },
+            Shape::Shell => Instruction::RuleSet {
+                rule: body.text(2),
+                pattern: body.text(3),
+                runner: Runner::Shell {
+                    command: body.text(5),
+                },
+            },
+            Shape::Amqp => Instruction::RuleSet {
+                rule: body.text(2),
+                pattern: body.text(3),
+                runner: Runner::Amqp {
+                    dsn: body.text(5),
+                    exchange: body.text(6),
+                    routing_key: body.text(7),
+                },
+            },
+        })
     }
 }
 
@@ -417,7 +311,7 @@ mod tests {
             "line\nfeed",
             "🦀",
         ];
-        let mut all = Vec::new();
+        let mut all = alloc::vec::Vec::new();
         for t in texts {
             all.push(Instruction::set(t, when));
             all.push(Instruction::rule_set(t, "app.", Runner::shell(t)));

@@ -100,6 +100,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod body;
 pub mod client;
 mod config;
 mod datetime;
@@ -107,14 +108,17 @@ pub mod error;
 #[cfg(feature = "arbitrary")]
 pub mod fuzzing;
 mod instruction;
+mod instruction_ref;
 #[cfg(feature = "std")]
 pub mod mux;
 #[cfg(feature = "std")]
 mod request_error;
 pub mod server;
 mod text;
+mod text_ref;
 pub mod wire;
 
+pub use body::BodyRef;
 pub use client::{Cancelled, Client, Event, Outcome, RequestId};
 pub use config::Config;
 pub use datetime::DateTime;
@@ -123,10 +127,15 @@ pub use error::{
     SendError,
 };
 pub use instruction::{Argument, Arguments, Instruction, Runner};
+pub use instruction_ref::{InstructionRef, RunnerRef};
 #[cfg(feature = "std")]
 pub use request_error::{Cause, RequestError};
-pub use server::{InvalidInstruction, Request, Server, ServerEvent, Status, Token};
+pub use server::{
+    InvalidInstruction, InvalidInstructionRef, Request, RequestRef, Server, ServerEvent,
+    ServerEventRef, Status, Token,
+};
 pub use text::Text;
+pub use text_ref::TextRef;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use super::input::{MAX_OPS, byte, bytes, config, render, server_op as op, text, texts, word};
 use crate::config::Config;
 use crate::instruction::Instruction;
-use crate::server::{Server, ServerEvent, Status, Token};
+use crate::server::{Server, ServerEvent, ServerEventRef, Status, Token};
 use crate::text::Text;
 use crate::wire::{Decoder, encode_argument, encode_message};
 
@@ -79,6 +79,8 @@ struct Session {
     clean: bool,
     expected: VecDeque<Expected>,
     tokens: Vec<Token>,
+    /// Polls so far (odd ones read the request borrowed).
+    polls: usize,
     /// Responses queued and not yet read back from the wire.
     responses: VecDeque<(Text, Status)>,
     eof: bool,
@@ -102,6 +104,7 @@ impl Session {
             clean: true,
             expected: VecDeque::new(),
             tokens: Vec::new(),
+            polls: 0,
             responses: VecDeque::new(),
             eof: false,
             done: false,
@@ -192,7 +195,15 @@ impl Session {
     fn poll(&mut self, max: usize) {
         for _ in 0..max {
             let blocked = self.tokens.len() >= self.config.max_active();
-            let Some(event) = self.server.poll_event() else {
+            // Every other poll reads the request borrowed and copies it,
+            // so both ways of decoding meet the same checks.
+            self.polls += 1;
+            let event = if self.polls % 2 == 0 {
+                self.server.poll_event()
+            } else {
+                self.server.poll_event_ref().map(ServerEventRef::into_owned)
+            };
+            let Some(event) = event else {
                 if !blocked && !self.done {
                     assert!(!self.eof, "end of stream not reported");
                     assert_eq!(
@@ -252,7 +263,7 @@ impl Session {
             "server yielded a request where a decoder read {frame:?}"
         );
         let args = self.reference.take_message();
-        assert_eq!(request.token.identifier(), &args[0], "identifier");
+        assert_eq!(request.token.identifier(), args[0], "identifier");
         let body = &args[1..];
         match &request.instruction {
             Ok(instruction) => assert_eq!(Instruction::parse(body).as_ref(), Ok(instruction)),
@@ -278,7 +289,7 @@ impl Session {
 
     fn respond(&mut self, index: usize, status: Status) {
         let token = self.tokens.swap_remove(index);
-        let identifier = token.identifier().clone();
+        let identifier = token.identifier().to_text();
         let result = self.server.respond(token, status);
         assert_eq!(result.is_err(), self.failed, "respond: {result:?}");
         if result.is_ok() {

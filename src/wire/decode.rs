@@ -5,6 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use core::ops::Range;
 
 use super::scan;
+use super::whole::{Stopped, whole_message};
 use crate::config::Config;
 use crate::error::DecodeError;
 use crate::text::Text;
@@ -14,7 +15,7 @@ const MIN_RESERVE: usize = 8 * 1024;
 
 /// Where the scanner stands inside the current message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scan {
+pub(crate) enum Scan {
     /// Between arguments (or before the first one): skipping spaces.
     Between,
     /// Inside a simple (unquoted) argument.
@@ -138,10 +139,57 @@ impl Decoder {
         self.release_frame();
         // A fresh message (`pos == 0`) of the common short shape is taken
         // here; anything else goes through the general scanner.
-        if self.pos == 0 && self.failed.is_none() && self.short_message() {
-            return Ok(Some(self.frame_ready()));
+        if self.pos == 0 && self.failed.is_none() {
+            if self.short_message() {
+                return Ok(Some(self.frame_ready()));
+            }
+            if self.whole_message() {
+                return self.frame_end();
+            }
         }
         self.next_frame_general()
+    }
+
+    /// Scans a fresh message with [`whole_message`]: `true` when its line
+    /// feed was found (`pos` is then its length), `false` when the state to
+    /// resume from was saved for the resumable scanner.
+    #[inline]
+    fn whole_message(&mut self) -> bool {
+        let end = self.buf.len().min(self.head + self.max_len);
+        let win = &mut self.buf[self.head..end];
+        match whole_message(win, &mut self.spans, self.max_args) {
+            Ok((len, seen)) => {
+                self.pos = len;
+                self.seen = seen;
+                true
+            }
+            Err(Stopped {
+                scan,
+                pos,
+                write,
+                arg_start,
+                seen,
+            }) => {
+                self.scan = scan;
+                self.pos = pos;
+                self.write = write;
+                self.arg_start = arg_start;
+                self.seen = seen;
+                false
+            }
+        }
+    }
+
+    /// Ends a message whose line feed [`Decoder::whole_message`] found.
+    #[inline]
+    fn frame_end(&mut self) -> Result<Option<usize>, DecodeError> {
+        match self.end_message() {
+            Ok(_) => Ok(Some(self.frame_ready())),
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 
     #[inline(never)]
@@ -216,6 +264,16 @@ impl Decoder {
             Some(r) if !self.frame_taken => &self.buf[self.head + r.start..self.head + r.end],
             _ => &[],
         }
+    }
+
+    /// The frame yielded last and the ranges of its arguments in it.
+    #[inline]
+    pub(crate) fn frame(&self) -> (&[u8], &[Range<usize>]) {
+        if self.frame_taken {
+            return (&[], &[]);
+        }
+        let frame = self.buf.get(self.head..self.head + self.frame_len);
+        (frame.unwrap_or_default(), &self.spans)
     }
 
     /// Moves every argument of the frame yielded last into `out` as [`Text`]

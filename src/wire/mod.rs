@@ -11,6 +11,7 @@
 mod decode;
 mod encode;
 mod scan;
+mod whole;
 
 pub use decode::Decoder;
 pub use encode::{

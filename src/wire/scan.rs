@@ -9,7 +9,7 @@
 
 use memchr::{memchr2, memchr3};
 
-const LO: u64 = 0x0101_0101_0101_0101;
+pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
 /// The high bit of every byte: a byte is ASCII when its high bit is clear.
 pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
 /// Bytes scanned word by word before switching to `memchr`.
@@ -27,7 +27,7 @@ fn eq_mask(word: u64, byte: u8) -> u64 {
 
 /// The bytes of `word` before byte index `k` (little-endian order).
 #[inline(always)]
-fn before(word: u64, k: u32) -> u64 {
+pub(crate) fn before(word: u64, k: u32) -> u64 {
     // k < 8 here, so the shift is below 64.
     word & ((1u64 << (8 * k)) - 1)
 }

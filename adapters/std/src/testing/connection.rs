@@ -273,7 +273,7 @@ impl Connection<'_> {
                 return;
             }
             self.answered += 1;
-            let identifier = p.token.identifier().clone();
+            let identifier = p.token.identifier().to_text();
             if self.server.respond(p.token, p.status).is_err() {
                 continue;
             }

@@ -3,11 +3,18 @@
 use alloc::vec::Vec;
 use bytes::{Buf, BufMut, BytesMut};
 
+use crate::body::{FrameBody, TextBody};
 use crate::config::Config;
 use crate::error::{DecodeError, InstructionError, RespondError};
-use crate::instruction::{Body, FrameBody, Instruction};
+use crate::instruction::Instruction;
 use crate::text::Text;
 use crate::wire::{Decoder, encode_argument};
+
+mod borrowed;
+mod token;
+
+pub use borrowed::{InvalidInstructionRef, RequestRef, ServerEventRef};
+pub use token::Token;
 
 /// The answer to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,20 +32,6 @@ impl Status {
             Status::Ok => "OK",
             Status::Error => "ERROR",
         }
-    }
-}
-
-/// The right to answer one request, taken by [`Server::respond`]. It is not
-/// `Clone`, so a request is answered at most once.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Token {
-    identifier: Text,
-}
-
-impl Token {
-    /// The identifier the client chose for the request.
-    pub fn identifier(&self) -> &Text {
-        &self.identifier
     }
 }
 
@@ -75,6 +68,13 @@ pub enum ServerEvent {
     /// stream in the middle of one. The reference server closes the
     /// connection without answering; do the same. Responses not yet
     /// written are dropped, and [`Server::respond`] fails from now on.
+    Failed(DecodeError),
+}
+
+/// What [`Server::next`] found.
+enum Next {
+    Frame,
+    Ended,
     Failed(DecodeError),
 }
 
@@ -160,17 +160,34 @@ impl Server {
 
     /// The next event, or `None` when more input (or an answer, at the
     /// active limit) is needed.
+    ///
+    /// The request's texts share the receive buffer (no copy). To decode
+    /// without any allocation or reference count, see
+    /// [`Server::poll_event_ref`].
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        Some(match self.next()? {
+            Next::Frame => ServerEvent::Request(self.take_request()),
+            Next::Ended => ServerEvent::Ended,
+            Next::Failed(e) => ServerEvent::Failed(e),
+        })
+    }
+
+    /// Decodes the next message, or reports the end of the stream.
+    #[inline]
+    fn next(&mut self) -> Option<Next> {
         if self.done || self.active >= self.config.max_active() {
             return None;
         }
         match self.decoder.next_frame() {
-            Ok(Some(_)) => Some(ServerEvent::Request(self.take_request())),
+            Ok(Some(_)) => {
+                self.active += 1;
+                Some(Next::Frame)
+            }
             Ok(None) if self.eof => match self.decoder.finish() {
                 Ok(()) => {
                     self.done = true;
-                    Some(ServerEvent::Ended)
+                    Some(Next::Ended)
                 }
                 Err(e) => Some(self.fail(e)),
             },
@@ -181,20 +198,21 @@ impl Server {
 
     /// Ends the connection on a malformed or truncated request: answers not
     /// yet written are dropped, as the reference server closes at once.
-    fn fail(&mut self, error: DecodeError) -> ServerEvent {
+    fn fail(&mut self, error: DecodeError) -> Next {
         self.done = true;
         self.failed = true;
         self.tx.clear();
-        ServerEvent::Failed(error)
+        Next::Failed(error)
     }
 
+    /// Takes the frame decoded last as an owned request.
     #[inline]
     fn take_request(&mut self) -> Request {
-        self.active += 1;
         self.decoder.take_frame_with(|mut frame, spans| {
+            let (id, spans) = spans.split_first().unwrap_or((&(0..0), &[]));
             let body = FrameBody {
                 frame: &frame,
-                spans: &spans[1..],
+                spans,
             };
             let instruction = match Instruction::parse_body(&body) {
                 Ok(instruction) => Ok(instruction),
@@ -203,13 +221,14 @@ impl Server {
                     error,
                 }),
             };
-            // The identifier is the frame itself, narrowed: one reference
-            // count update fewer than a slice of it.
-            let id = spans[0].clone();
-            frame.truncate(id.end);
-            frame.advance(id.start);
-            let token = Token {
-                identifier: Text::from_checked(frame),
+            let token = if id.len() <= Token::INLINE {
+                Token::copied(&frame[id.clone()])
+            } else {
+                // The identifier is the frame itself, narrowed: one
+                // reference count update fewer than a slice of it.
+                frame.truncate(id.end);
+                frame.advance(id.start);
+                Token::shared(Text::from_checked(frame))
             };
             Request { token, instruction }
         })
@@ -222,7 +241,7 @@ impl Server {
         if self.failed {
             return Err(RespondError::Closed);
         }
-        encode_argument(&mut self.tx, token.identifier.as_bytes());
+        encode_argument(&mut self.tx, token.identifier().as_bytes());
         self.tx.put_u8(b' ');
         self.tx.extend_from_slice(status.as_str().as_bytes());
         self.tx.put_u8(b'\n');

@@ -241,13 +241,39 @@ impl DateTime {
         const DATE: (u64, u64) = shape(b"dddd-dd-");
         const DAY_TIME: (u64, u64) = shape(b"dd dd:dd");
         const TIME: (u64, u64) = shape(b"dd:dd:dd");
-        if !shape_ok(word(0), DATE) || !shape_ok(word(8), DAY_TIME) || !shape_ok(word(11), TIME) {
+        let (w0, w1, w2) = (word(0), word(8), word(11));
+        if !shape_ok(w0, DATE) || !shape_ok(w1, DAY_TIME) || !shape_ok(w2, TIME) {
             return Err(DateTimeError::Format);
         }
-        let d = |i: usize| s[i] - b'0';
-        let two = |i: usize| d(i) * 10 + d(i + 1);
-        let year = u16::from(two(0)) * 100 + u16::from(two(2));
-        DateTime::new(year, two(5), two(8), two(11), two(14), two(17))
+        // Each byte of `pairs(w)` is ten times the digit there plus the
+        // next one: digits only (separators cleared), so nothing carries.
+        let pairs = |w: u64, (digits, _): (u64, u64)| {
+            let d = (w ^ 0x3030_3030_3030_3030) & digits;
+            d.wrapping_mul(10).wrapping_add(d >> 8)
+        };
+        let (p0, p1, p2) = (pairs(w0, DATE), pairs(w1, DAY_TIME), pairs(w2, TIME));
+        let byte = |w: u64, i: u32| (w >> (8 * i)) as u8;
+        let year = u16::from(byte(p0, 0)) * 100 + u16::from(byte(p0, 2));
+        let (month, day) = (byte(p0, 5), byte(p1, 0));
+        let (hour, minute, second) = (byte(p1, 3), byte(p1, 6), byte(p2, 6));
+        // Fast acceptance of the common case; `new` checks the rest and
+        // names the field that is out of range.
+        if (1..=12).contains(&month)
+            && (1..=28).contains(&day)
+            && hour < 24
+            && minute < 60
+            && second < 60
+        {
+            return Ok(DateTime {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+            });
+        }
+        DateTime::new(year, month, day, hour, minute, second)
     }
 }
 

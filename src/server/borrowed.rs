@@ -100,7 +100,7 @@ impl Server {
             Next::Frame => {
                 let (frame, spans) = self.decoder.frame();
                 let (id, spans) = spans.split_first().unwrap_or((&(0..0), &[]));
-                let token = Token::copied(frame.get(id.clone()).unwrap_or_default());
+                let token = Token::from_frame(frame, id.clone());
                 let body = BodyRef::new(frame, spans);
                 let instruction =
                     InstructionRef::parse(&body).map_err(|error| InvalidInstructionRef {

@@ -222,7 +222,7 @@ impl Server {
                 }),
             };
             let token = if id.len() <= Token::INLINE {
-                Token::copied(&frame[id.clone()])
+                Token::from_frame(&frame, id.clone())
             } else {
                 // The identifier is the frame itself, narrowed: one
                 // reference count update fewer than a slice of it.

@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::hash::{Hash, Hasher};
+use core::ops::Range;
 
 use crate::text::Text;
 use crate::text_ref::TextRef;
@@ -26,6 +27,22 @@ impl Token {
     /// The longest identifier kept inline; every identifier that
     /// [`Client`](crate::Client) chooses fits.
     pub const INLINE: usize = 30;
+
+    /// A token for the identifier `frame[id]`, which is UTF-8.
+    #[inline]
+    pub(crate) fn from_frame(frame: &[u8], id: Range<usize>) -> Self {
+        // Copying a fixed-size window is cheaper than a copy of the exact
+        // length; only the first `len` bytes are ever read.
+        let window = frame
+            .get(id.start..)
+            .and_then(|w| w.first_chunk::<{ Token::INLINE }>());
+        match (window, u8::try_from(id.len())) {
+            (Some(bytes), Ok(len)) if id.len() <= Token::INLINE => Token {
+                identifier: Identifier::Inline { len, bytes: *bytes },
+            },
+            _ => Token::copied(frame.get(id).unwrap_or_default()),
+        }
+    }
 
     /// A token for a short identifier, or a copy of a longer one.
     #[inline]
@@ -103,6 +120,13 @@ mod tests {
             assert_eq!(token, Token::shared(Text::from(id.as_str())));
             let inline = matches!(token.identifier, Identifier::Inline { .. });
             assert_eq!(inline, id.len() <= Token::INLINE, "{len}");
+            // From a frame, with bytes after the identifier or without.
+            let frame = id.clone() + " SET a \"2030-01-01 00:00:00\"";
+            for frame in [&frame[..], &id[..]] {
+                let token = Token::from_frame(frame.as_bytes(), 0..id.len());
+                assert_eq!(token.identifier(), id.as_str());
+                assert_eq!(token, Token::copied(id.as_bytes()));
+            }
         }
     }
 }

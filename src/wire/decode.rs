@@ -140,9 +140,6 @@ impl Decoder {
         // A fresh message (`pos == 0`) of the common short shape is taken
         // here; anything else goes through the general scanner.
         if self.pos == 0 && self.failed.is_none() {
-            if self.short_message() {
-                return Ok(Some(self.frame_ready()));
-            }
             if self.whole_message() {
                 return self.frame_end();
             }
@@ -344,37 +341,6 @@ impl Decoder {
             self.frame_taken = true;
             self.spans.clear();
         }
-    }
-
-    /// The fast path for a short message of simple ASCII arguments that is
-    /// whole in the buffer, taken only at the start of a message. Returns
-    /// `false`, having changed nothing, when the message is of another
-    /// shape or would break a limit: the general scanner then handles it
-    /// (and reports the error where it occurs).
-    #[inline]
-    fn short_message(&mut self) -> bool {
-        let Some(window) = self.buf[self.head..].first_chunk::<16>() else {
-            return false;
-        };
-        let Some(line) = scan::short_line(window) else {
-            return false;
-        };
-        let (mut starts, mut ends) = (line.starts, line.ends);
-        while starts != 0 {
-            let (s, e) = (starts.trailing_zeros(), ends.trailing_zeros());
-            self.spans.push(s as usize..e as usize + 1);
-            starts &= starts - 1;
-            ends &= ends - 1;
-        }
-        // At most 8 arguments fit in 16 bytes, within the spans' initial
-        // capacity; a message over a limit is left to the general scanner.
-        let count = self.spans.len();
-        if line.lf as usize >= self.max_len || count < 2 || count > self.max_args {
-            self.spans.clear();
-            return false;
-        }
-        self.pos = line.lf as usize + 1;
-        true
     }
 
     fn scan_message(&mut self) -> Result<Step, DecodeError> {

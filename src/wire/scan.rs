@@ -168,47 +168,6 @@ pub(crate) fn short_pair(window: &[u8; 16]) -> Option<(usize, usize)> {
     Some((space as usize, lf as usize))
 }
 
-/// A message of simple ASCII arguments found whole in a 16-byte window.
-pub(crate) struct ShortLine {
-    /// The index of the line feed.
-    pub(crate) lf: u32,
-    /// Bit `i` set where an argument starts at byte `i`.
-    pub(crate) starts: u32,
-    /// Bit `i` set where an argument's last byte is byte `i`.
-    pub(crate) ends: u32,
-}
-
-/// Finds a whole message in `window` when it ends there and holds only
-/// ASCII simple arguments (the shape of every response): the line feed
-/// and the arguments come from bit masks, without a byte loop. `None`
-/// means "not that shape"; the general scanner then decides.
-#[inline]
-pub(crate) fn short_line(window: &[u8; 16]) -> Option<ShortLine> {
-    let (w0, w1) = window.split_at(8);
-    let (Some(w0), Some(w1)) = (w0.first_chunk::<8>(), w1.first_chunk::<8>()) else {
-        return None;
-    };
-    let (w0, w1) = (u64::from_le_bytes(*w0), u64::from_le_bytes(*w1));
-    let lf_bits = bits(eq_mask(w0, b'\n')) | bits(eq_mask(w1, b'\n')) << 8;
-    if lf_bits == 0 {
-        return None;
-    }
-    let lf = lf_bits.trailing_zeros();
-    let line = (1u32 << lf) - 1;
-    // A quote or a non-ASCII byte in the line: not this shape.
-    let special = bits(eq_mask(w0, b'"') | (w0 & HI)) | bits(eq_mask(w1, b'"') | (w1 & HI)) << 8;
-    if special & line != 0 {
-        return None;
-    }
-    let spaces = bits(eq_mask(w0, b' ')) | bits(eq_mask(w1, b' ')) << 8;
-    let words = !spaces & line;
-    Some(ShortLine {
-        lf,
-        starts: words & !(words << 1),
-        ends: words & !(words >> 1),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,62 +213,10 @@ mod tests {
         }
     }
 
-    /// Lines of up to 16 bytes of every shape the fast path may meet.
+    /// `short_pair` finds exactly the lines `a b\n` of two plain ASCII
+    /// arguments with one space between them.
     #[test]
-    fn short_line_agrees_with_a_naive_tokenizer() {
-        let alphabet = [b'a', b' ', b'"', b'\n', 0xc3, b'\\'];
-        let mut window = [0u8; 16];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..200_000 {
-            for b in window.iter_mut() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                // Mostly letters and spaces, sometimes the rest.
-                let r = (state % 16) as usize;
-                *b = alphabet[if r < 9 {
-                    0
-                } else if r < 13 {
-                    1
-                } else {
-                    r - 11
-                }];
-            }
-            let lf = window.iter().position(|&b| b == b'\n');
-            let got = short_line(&window);
-            let Some(lf) = lf else {
-                assert!(got.is_none());
-                continue;
-            };
-            let line = &window[..lf];
-            if line.iter().any(|&b| b == b'"' || !b.is_ascii()) {
-                assert!(got.is_none(), "{window:?}");
-                continue;
-            }
-            let got = got.expect("a short line");
-            assert_eq!(got.lf as usize, lf);
-            let (mut starts, mut ends) = (0u32, 0u32);
-            let mut i = 0;
-            while i < lf {
-                if line[i] == b' ' {
-                    i += 1;
-                    continue;
-                }
-                starts |= 1 << i;
-                while i + 1 < lf && line[i + 1] != b' ' {
-                    i += 1;
-                }
-                ends |= 1 << i;
-                i += 1;
-            }
-            assert_eq!((got.starts, got.ends), (starts, ends), "{window:?}");
-        }
-    }
-
-    /// `short_pair` finds exactly the lines `a b\n` that `short_line`
-    /// splits into two arguments with one space between them.
-    #[test]
-    fn short_pair_agrees_with_short_line() {
+    fn short_pair_agrees_with_a_naive_reading() {
         let alphabet = [b'a', b' ', b'"', b'\n', 0xc3, b'1'];
         let mut window = [0u8; 16];
         let mut state = 0x1234_5678_9abc_def1u64;
@@ -337,11 +244,6 @@ mod tests {
                     _ => None,
                 }
             });
-            if let Some((space, lf)) = want {
-                let line = short_line(&window).expect("a short line");
-                assert_eq!(line.starts, 1 | 1 << (space + 1));
-                assert_eq!(line.ends, 1 << (space - 1) | 1 << (lf - 1));
-            }
             pairs += usize::from(want.is_some());
             assert_eq!(short_pair(&window), want, "{window:?}");
         }

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use super::decode::Scan;
-use super::scan::{HI, LO, before};
+use super::scan::{HI, LO};
 
 /// Where [`whole_message`] stopped without finding the end of the message.
 pub(crate) struct Stopped {
@@ -24,7 +24,8 @@ pub(crate) struct Stopped {
     pub(crate) write: usize,
     /// Where the argument being read starts.
     pub(crate) arg_start: usize,
-    /// The argument bytes seen so far, OR-ed together.
+    /// The argument bytes seen so far, OR-ed together with a few bytes
+    /// around them: a high bit set here only costs a UTF-8 check.
     pub(crate) seen: u64,
 }
 
@@ -80,11 +81,7 @@ fn quoted_rest(
         } else {
             (hits.trailing_zeros() / 8) as usize
         };
-        *seen |= if hits == 0 {
-            word
-        } else {
-            before(word, k as u32)
-        };
+        *seen |= word;
         win.copy_within(*p..*p + k, *write);
         *p += k;
         *write += k;
@@ -113,11 +110,13 @@ fn quoted_rest(
 /// arguments in place.
 ///
 /// Returns `Ok((len, seen))` when the message's line feed is found: `len`
-/// bytes including it, `seen` the OR of every argument byte (its high bits
-/// tell whether any byte is not ASCII). Returns the state to resume from
+/// bytes including it, `seen` the OR of whole words that cover every
+/// argument byte (its high bits are clear when every argument byte is
+/// ASCII; a byte after the line feed may set one, which only costs a
+/// UTF-8 check). Returns the state to resume from
 /// otherwise; the limits (`max_args`, the window's length) are left for
 /// the resumable scanner to report.
-#[inline(never)]
+#[inline]
 pub(crate) fn whole_message(
     win: &mut [u8],
     spans: &mut Vec<Range<usize>>,
@@ -162,7 +161,7 @@ pub(crate) fn whole_message(
                     continue;
                 }
                 let k = hits.trailing_zeros() / 8;
-                seen |= before(word, k);
+                seen |= word;
                 p += k as usize;
                 break Some(());
             };
@@ -201,7 +200,7 @@ pub(crate) fn whole_message(
                     continue;
                 }
                 let k = low.trailing_zeros() / 8;
-                seen |= before(word, k);
+                seen |= word;
                 p += k as usize;
                 let d = (word >> (8 * k)) as u8;
                 if d == b' ' || d == b'"' || d == b'\n' {

@@ -6,6 +6,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kairoi_proto::wire::Decoder;
 use kairoi_proto::{Client, Config, Event, Server, ServerEvent, ServerEventRef};
 
 mod corpus;
@@ -152,6 +153,23 @@ fn decode(c: &mut Criterion) {
                 let job = shared.slice(8..32);
                 black_box((&identifier, &job));
             }
+        })
+    });
+    group.bench_function("decoder/requests", |b| {
+        // The wire layer alone (framing, unescaping, UTF-8 checks; no
+        // typed parsing): what a codec built on `Decoder` pays.
+        let mut decoder = Decoder::new(Config::default());
+        b.iter(|| {
+            let (mut frames, mut arguments) = (0, 0);
+            for chunk in requests.chunks(CHUNK) {
+                decoder.extend(chunk);
+                while let Some(n) = decoder.next_frame().unwrap() {
+                    arguments += n;
+                    frames += 1;
+                }
+            }
+            assert_eq!(frames, corpus::REQUESTS);
+            black_box(arguments)
         })
     });
     for (name, receive) in [

@@ -16,6 +16,8 @@ import sys
 TARGETS = {
     "decode/client/responses": ("decode/baseline_memchr_per_line/responses", "ratio", 2.5),
     "decode/server/requests": ("decode/baseline_memchr_per_line/requests", "ratio", 4.0),
+    "decode/server/requests_owned": ("decode/baseline_memchr_per_line/requests", "ratio", None),
+    "decode/decoder/requests": ("decode/baseline_memchr_per_line/requests", "ratio", None),
     "decode/floor_shared_texts/requests": ("decode/baseline_memchr_per_line/requests", "ratio", None),
     "decode/server/huge_2kib_chunks": (None, "gbps", 2.0),
     "decode/server/huge_2mib_2kib_chunks": (None, "gbps", 2.0),
@@ -25,7 +27,9 @@ TARGETS = {
 # them (see BENCHMARKS.md for the one case that allocates per buffer).
 ALLOCS = {
     "decode/client/responses": "0",
-    "decode/server/requests": "0 ¹",
+    "decode/server/requests": "0",
+    "decode/server/requests_owned": "0 ¹",
+    "decode/decoder/requests": "0",
     "decode/server/huge_2kib_chunks": "buffer growth ²",
     "decode/server/huge_2mib_2kib_chunks": "buffer growth ²",
     "scaling/server_huge/512kib_2kib_chunks": "buffer growth ²",

@@ -3,7 +3,8 @@
 
 use kairoi_proto::wire::{Decoder, encode_message};
 use kairoi_proto::{
-    Argument, Client, Config, DateTime, Instruction, Runner, Server, ServerEvent, Status, Text,
+    Argument, Client, Config, DateTime, Instruction, Runner, Server, ServerEvent, ServerEventRef,
+    Status, Text,
 };
 use proptest::prelude::*;
 
@@ -158,6 +159,46 @@ proptest! {
         for (request, sent) in requests.iter().zip(&instructions) {
             prop_assert_eq!(request.instruction.as_ref().ok(), Some(sent));
         }
+    }
+
+    #[test]
+    fn borrowed_requests_agree_with_owned_ones(
+        instructions in proptest::collection::vec(instruction(), 0..4),
+        bodies in proptest::collection::vec(proptest::collection::vec(argument(), 1..8), 0..4),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut client = Client::new(Config::default());
+        for i in &instructions {
+            client.send(i).unwrap();
+        }
+        for body in &bodies {
+            client.send_arguments(body).unwrap();
+        }
+        let bytes = client.poll_transmit().map(<[u8]>::to_vec).unwrap_or_default();
+        let (mut owned, mut borrowed) = (Server::new(Config::default()), Server::new(Config::default()));
+        let mut seen = 0;
+        for chunk in chunks(&bytes, &cuts) {
+            owned.receive(chunk);
+            borrowed.receive(chunk);
+            let expected = server_requests(&mut owned);
+            for want in expected {
+                let Some(ServerEventRef::Request(got)) = borrowed.poll_event_ref() else {
+                    panic!("the borrowed server missed {want:?}");
+                };
+                prop_assert_eq!(got.token.identifier(), want.token.identifier());
+                match (&got.instruction, &want.instruction) {
+                    (Ok(got), Ok(want)) => prop_assert_eq!(got, want),
+                    (Err(got), Err(want)) => {
+                        prop_assert_eq!(&got.error, &want.error);
+                        prop_assert_eq!(got.arguments.to_texts(), want.arguments.clone());
+                    }
+                    other => panic!("borrowed and owned disagree: {other:?}"),
+                }
+                seen += 1;
+            }
+            prop_assert!(borrowed.poll_event_ref().is_none());
+        }
+        prop_assert_eq!(seen, instructions.len() + bodies.len());
     }
 
     #[test]

@@ -223,7 +223,13 @@ impl Instruction {
 
     /// [`Instruction::parse`] over any [`Body`].
     pub(crate) fn parse_body<B: TextBody + ?Sized>(body: &B) -> Result<Self, InstructionError> {
-        Ok(match Shape::of(body)? {
+        Ok(Self::from_shape(Shape::of(body)?, body))
+    }
+
+    /// The instruction of a body whose [`Shape`] is known.
+    #[inline]
+    pub(crate) fn from_shape<B: TextBody + ?Sized>(shape: Shape, body: &B) -> Self {
+        match shape {
             Shape::Set(execution) => Instruction::Set {
                 job: body.text(1),
                 execution,
@@ -244,7 +250,7 @@ impl Instruction {
                     routing_key: body.text(7),
                 },
             },
-        })
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use bytes::{Buf, BufMut, BytesMut};
 
-use crate::body::{FrameBody, TextBody};
+use crate::body::{FrameBody, Shape, TextBody};
 use crate::config::Config;
 use crate::error::{DecodeError, InstructionError, RespondError};
 use crate::instruction::Instruction;
@@ -210,25 +210,32 @@ impl Server {
     fn take_request(&mut self) -> Request {
         self.decoder.take_frame_with(|mut frame, spans| {
             let (id, spans) = spans.split_first().unwrap_or((&(0..0), &[]));
+            let token = if id.len() <= Token::INLINE {
+                Token::from_frame(&frame, id.clone())
+            } else {
+                Token::shared(Text::from_checked(frame.slice(id.clone())))
+            };
             let body = FrameBody {
                 frame: &frame,
                 spans,
             };
-            let instruction = match Instruction::parse_body(&body) {
-                Ok(instruction) => Ok(instruction),
+            let instruction = match Shape::of(&body) {
+                Ok(Shape::Set(execution)) => {
+                    // The job is the frame itself, narrowed: one reference
+                    // count update fewer than a slice of it.
+                    let job = spans.get(1).cloned().unwrap_or(0..0);
+                    frame.truncate(job.end);
+                    frame.advance(job.start);
+                    Ok(Instruction::Set {
+                        job: Text::from_checked(frame),
+                        execution,
+                    })
+                }
+                Ok(shape) => Ok(Instruction::from_shape(shape, &body)),
                 Err(error) => Err(InvalidInstruction {
                     arguments: (0..body.spans.len()).map(|i| body.text(i)).collect(),
                     error,
                 }),
-            };
-            let token = if id.len() <= Token::INLINE {
-                Token::from_frame(&frame, id.clone())
-            } else {
-                // The identifier is the frame itself, narrowed: one
-                // reference count update fewer than a slice of it.
-                frame.truncate(id.end);
-                frame.advance(id.start);
-                Token::shared(Text::from_checked(frame))
             };
             Request { token, instruction }
         })

@@ -28,15 +28,18 @@ pub(crate) trait TextBody: Body {
 }
 
 impl Body for [Text] {
+    #[inline]
     fn len(&self) -> usize {
         <[Text]>::len(self)
     }
+    #[inline]
     fn bytes(&self, i: usize) -> &[u8] {
         self[i].as_bytes()
     }
 }
 
 impl TextBody for [Text] {
+    #[inline]
     fn text(&self, i: usize) -> Text {
         self[i].clone()
     }
@@ -50,15 +53,18 @@ pub(crate) struct FrameBody<'a> {
 }
 
 impl Body for FrameBody<'_> {
+    #[inline]
     fn len(&self) -> usize {
         self.spans.len()
     }
+    #[inline]
     fn bytes(&self, i: usize) -> &[u8] {
         &self.frame[self.spans[i].clone()]
     }
 }
 
 impl TextBody for FrameBody<'_> {
+    #[inline]
     fn text(&self, i: usize) -> Text {
         Text::from_checked(self.frame.slice(self.spans[i].clone()))
     }
@@ -75,6 +81,7 @@ pub struct BodyRef<'a> {
 
 impl<'a> BodyRef<'a> {
     /// The arguments `frame[spans[i]]`, already checked to be UTF-8.
+    #[inline]
     pub(crate) fn new(frame: &'a [u8], spans: &'a [Range<usize>]) -> Self {
         BodyRef { frame, spans }
     }
@@ -90,6 +97,7 @@ impl<'a> BodyRef<'a> {
     }
 
     /// Argument `i`, if there is one.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<TextRef<'a>> {
         let span = self.spans.get(i)?;
         self.frame.get(span.clone()).map(TextRef::from_checked)
@@ -110,9 +118,11 @@ impl<'a> BodyRef<'a> {
 }
 
 impl Body for BodyRef<'_> {
+    #[inline]
     fn len(&self) -> usize {
         self.spans.len()
     }
+    #[inline]
     fn bytes(&self, i: usize) -> &[u8] {
         self.frame.get(self.spans[i].clone()).unwrap_or_default()
     }

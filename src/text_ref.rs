@@ -17,6 +17,7 @@ pub struct TextRef<'a>(&'a [u8]);
 
 impl<'a> TextRef<'a> {
     /// Wraps bytes already known to be UTF-8 (checked in debug builds).
+    #[inline]
     pub(crate) fn from_checked(bytes: &'a [u8]) -> Self {
         debug_assert!(core::str::from_utf8(bytes).is_ok());
         TextRef(bytes)

@@ -76,6 +76,19 @@
 //! requests; a real adapter reads and writes at the same time and waits
 //! until [`Client::poll_timeout`].)
 //!
+//! # The server role
+//!
+//! [`Server`] is the other side: [`Server::receive`] takes request bytes,
+//! [`Server::poll_event`] yields each [`Request`] with its typed
+//! [`Instruction`] (texts that share the receive buffer, no copy), and
+//! [`Server::respond`] queues the answer, in any order, for
+//! [`Server::poll_transmit`]. [`Server::poll_event_ref`] yields the same
+//! requests borrowed from the receive buffer until the next call
+//! ([`InstructionRef`], [`TextRef`]): no allocation and no reference count
+//! per request, for servers that look at a request and copy only what they
+//! keep. Either way the [`Token`] owns the identifier, so answers can come
+//! later.
+//!
 //! # Limits
 //!
 //! [`Config`] bounds the longest message (64 KiB), the arguments per

@@ -24,9 +24,10 @@ enum Identifier {
 }
 
 impl Token {
-    /// The longest identifier kept inline; every identifier that
-    /// [`Client`](crate::Client) chooses fits.
-    pub const INLINE: usize = 30;
+    /// The longest identifier kept inline (the token is then as small as a
+    /// [`Text`]); every identifier that [`Client`](crate::Client) chooses
+    /// fits.
+    pub const INLINE: usize = 23;
 
     /// A token for the identifier `frame[id]`, which is UTF-8.
     #[inline]

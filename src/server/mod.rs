@@ -81,12 +81,13 @@ enum Next {
 /// The server role of KCP, as a sans-IO state machine.
 ///
 /// Bytes go in with [`Server::receive`]; [`Server::poll_event`] yields
-/// decoded [`Request`]s; [`Server::respond`] queues each answer, in any
-/// order; [`Server::poll_transmit`] and [`Server::consume_transmit`] move
-/// the answers to the transport.
+/// decoded [`Request`]s (or [`Server::poll_event_ref`] borrowed ones);
+/// [`Server::respond`] queues each answer, in any order;
+/// [`Server::poll_transmit`] and [`Server::consume_transmit`] move the
+/// answers to the transport.
 ///
-/// While [`Config::max_active`] requests are unanswered, `poll_event`
-/// decodes nothing more: stop reading until you answer
+/// While [`Config::max_active`] requests are unanswered, neither poll
+/// decodes anything more: stop reading until you answer
 /// ([`Server::wants_input`]).
 #[derive(Debug)]
 pub struct Server {

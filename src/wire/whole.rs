@@ -69,6 +69,16 @@ fn quoted_flags(word: u64) -> u64 {
     zero_flags(word ^ (LO * u64::from(b'"'))) | zero_flags(word ^ (LO * u64::from(b'\\')))
 }
 
+/// `0x80` in the first byte of `word` that is `"`, `\` or not ASCII, and
+/// possibly in later bytes: a cheaper superset of [`quoted_flags`] for
+/// finding where a universal argument stops being a plain copy.
+#[inline(always)]
+fn quoted_or_high_flags(word: u64) -> u64 {
+    ((word ^ (LO * u64::from(b'"'))).wrapping_sub(LO)
+        | (word ^ (LO * u64::from(b'\\'))).wrapping_sub(LO))
+        & HI
+}
+
 /// Where [`quoted_rest`] stands when it returns: the next byte to scan,
 /// the write cursor and the bytes seen.
 struct Cursor {
@@ -77,12 +87,12 @@ struct Cursor {
     seen: u64,
 }
 
-/// Reads the rest of a universal argument from `c.p`, where a backslash or
-/// the end of the window stopped the search for the closing quote, moving
-/// each byte back to `c.write` over the escapes. `Ok` when the closing
-/// quote is passed; otherwise the state to resume in. The cursor is
-/// returned either way (passed by value, so that the caller's copy can
-/// stay in registers).
+/// Reads the rest of a universal argument from `c.p`, where a backslash, a
+/// byte that is not ASCII or the end of the window stopped the search for
+/// the closing quote, moving each byte back to `c.write` over the escapes.
+/// `Ok` when the closing quote is passed; otherwise the state to resume
+/// in. The cursor is returned either way (passed by value, so that the
+/// caller's copy can stay in registers).
 #[cold]
 fn quoted_rest(win: &mut [u8], mut c: Cursor) -> (Result<(), Scan>, Cursor) {
     loop {
@@ -96,7 +106,11 @@ fn quoted_rest(win: &mut [u8], mut c: Cursor) -> (Result<(), Scan>, Cursor) {
             (hits.trailing_zeros() / 8) as usize
         };
         c.seen |= word;
-        win.copy_within(c.p..c.p + k, c.write);
+        // Until the first escape (a universal argument can get here at a
+        // byte that is not ASCII) nothing moves.
+        if c.write != c.p {
+            win.copy_within(c.p..c.p + k, c.write);
+        }
         c.p += k;
         c.write += k;
         if hits == 0 {
@@ -199,14 +213,17 @@ pub(crate) fn whole_message(
                 }
                 let open = at + 1;
                 let mut p = open;
-                // Until the first escape nothing moves: find the closing quote.
+                // Until the first escape nothing moves: find the closing
+                // quote. A byte that is not ASCII stops this search too
+                // (it is cheaper that way), and the rest is left to
+                // `quoted_rest`.
                 let found = loop {
                     if p > last {
                         break false;
                     }
                     let word = load(win, p);
                     seen |= word;
-                    let hits = quoted_flags(word);
+                    let hits = quoted_or_high_flags(word);
                     if hits != 0 {
                         p += (hits.trailing_zeros() / 8) as usize;
                         break true;
@@ -282,6 +299,11 @@ mod tests {
                 bytes[at] = b;
                 let word = u64::from_le_bytes(bytes);
                 let first = |flags: u64| (flags != 0).then(|| flags.trailing_zeros() / 8);
+                let want_quoted = bytes
+                    .iter()
+                    .position(|&x| x == b'"' || x == b'\\' || x >= 0x80)
+                    .map(|i| i as u32);
+                assert_eq!(first(quoted_or_high_flags(word)), want_quoted, "{bytes:?}");
                 let want_zero = bytes.iter().position(|&x| x == b'"').map(|i| i as u32);
                 assert_eq!(
                     first(zero_flags(word ^ (LO * u64::from(b'"')))),

@@ -137,12 +137,11 @@ impl Decoder {
     #[inline]
     pub fn next_frame(&mut self) -> Result<Option<usize>, DecodeError> {
         self.release_frame();
-        // A fresh message (`pos == 0`) of the common short shape is taken
-        // here; anything else goes through the general scanner.
-        if self.pos == 0 && self.failed.is_none() {
-            if self.whole_message() {
-                return self.frame_end();
-            }
+        // A fresh message (`pos == 0`) is scanned in one pass when it is
+        // whole in the buffer; otherwise the resumable scanner continues
+        // from where that pass stopped.
+        if self.pos == 0 && self.failed.is_none() && self.whole_message() {
+            return self.frame_end();
         }
         self.next_frame_general()
     }

@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 
 use kairoi_proto::wire::Decoder;
 use kairoi_proto::{
-    Client, Config, DateTime, Event, Instruction, InstructionRef, Outcome, RequestId, Runner,
-    Server, ServerEvent, ServerEventRef, Status, Text, Token,
+    Client, Config, DateTime, Event, Instruction, InstructionRef, Outcome, Request, RequestId,
+    Runner, Server, ServerEvent, ServerEventRef, Status, Text, Token,
 };
 
 struct Counting;
@@ -223,7 +223,7 @@ fn serve(
     server: &mut Server,
     wire: &[u8],
     sizes: &mut impl Iterator<Item = usize>,
-    mut on_request: impl FnMut(&mut Server, Token),
+    mut on_request: impl FnMut(&mut Server, Request),
 ) -> usize {
     let mut valid = 0;
     let mut rest = wire;
@@ -236,7 +236,7 @@ fn serve(
                 panic!("unexpected {event:?}");
             };
             valid += usize::from(request.instruction.is_ok());
-            on_request(server, request.token);
+            on_request(server, request);
         }
     }
     valid
@@ -285,8 +285,8 @@ fn server_receive_and_respond_allocate_nothing_once_warm() {
     for round in 0..WARM_UP + COUNTED {
         // Each request is answered as it arrives, typed parsing included.
         let (valid, allocations) = counted(|| {
-            let valid = serve(&mut server, &wire, &mut sizes, |server, token| {
-                server.respond(token, Status::Ok).unwrap();
+            let valid = serve(&mut server, &wire, &mut sizes, |server, request| {
+                server.respond(request.token, Status::Ok).unwrap();
             });
             flush(&mut server, &mut sizes);
             valid
@@ -326,22 +326,22 @@ fn server_borrowed_requests_allocate_nothing_even_when_held() {
 fn server_holding_requests_allocates_per_buffer_not_per_request() {
     let (wire, count) = request_bytes();
     let mut server = Server::new(Config::default());
-    let mut tokens = Vec::with_capacity(count);
+    let mut held = Vec::with_capacity(count);
     let mut sizes = CHUNKS.iter().copied().cycle();
     for round in 0..WARM_UP + COUNTED {
-        // Every request of the round is held until all have arrived: they
-        // share the receive buffer, which therefore cannot be reused, and
-        // the decoder moves on to a new one now and then.
+        // Every request of the round is held until all have arrived: their
+        // texts share the receive buffer, which therefore cannot be reused,
+        // and the decoder moves on to a new one now and then.
         let (valid, received) = counted(|| {
-            serve(&mut server, &wire, &mut sizes, |_, token| {
-                tokens.push(token)
+            serve(&mut server, &wire, &mut sizes, |_, request| {
+                held.push(request)
             })
         });
         assert_eq!(valid, count);
         // Answers in reverse order.
         let (_, responded) = counted(|| {
-            while let Some(token) = tokens.pop() {
-                server.respond(token, Status::Ok).unwrap();
+            while let Some(request) = held.pop() {
+                server.respond(request.token, Status::Ok).unwrap();
             }
             flush(&mut server, &mut sizes);
         });

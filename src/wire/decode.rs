@@ -457,8 +457,10 @@ impl Decoder {
         // ASCII there is nothing more to check.
         if self.seen & scan::HI != 0 {
             for (index, r) in self.spans.iter().enumerate() {
-                if core::str::from_utf8(&self.buf[self.head + r.start..self.head + r.end]).is_err()
-                {
+                let argument = &self.buf[self.head + r.start..self.head + r.end];
+                // Most arguments of such a message are ASCII: checking that
+                // first is cheaper than a full validation.
+                if !argument.is_ascii() && core::str::from_utf8(argument).is_err() {
                     return Err(DecodeError::InvalidUtf8 { argument: index });
                 }
             }

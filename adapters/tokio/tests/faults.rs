@@ -47,12 +47,17 @@ async fn close_after_n_requests_then_reconnect() {
     let results = client.execute_all(batch("a", 50)).await;
     let [ok, rejected, timed_out, not_sent, unknown] = tally(&results);
     assert_eq!(ok + rejected + timed_out + not_sent + unknown, 50);
-    // The server answers ten at most (fewer if its close resets the
-    // connection before they are read); none is lost.
-    assert!(ok <= 10, "{results:?}");
+    // Each connection answers ten at most (fewer if its close resets it
+    // before they are read). Requests the client had not yet handed to
+    // the closed connection go out on the next one; none is lost.
+    let connections = server.connections_accepted();
+    assert!(
+        ok <= 10 * connections,
+        "{connections} connections: {results:?}"
+    );
     assert_eq!(rejected + timed_out, 0, "{results:?}");
     assert!(
-        not_sent + unknown >= 40,
+        not_sent + unknown >= 1,
         "the connection closed mid-batch: {results:?}"
     );
     server.faults().clear();

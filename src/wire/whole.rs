@@ -3,8 +3,9 @@
 //! Most messages arrive whole: a read holds many of them. This scan reads
 //! the message eight bytes at a time in one pass, keeping its state in
 //! registers, and only writes it back when it has to stop (the window ends
-//! before the message does, an argument crosses a limit, an escape is
-//! invalid). The resumable scanner in [`super::decode`] then continues from
+//! before the message does, an argument crosses a limit, a universal
+//! argument holds an escape or a byte that is not ASCII). The resumable
+//! scanner in [`super::decode`] then continues from
 //! exactly that state, so no byte is scanned twice and every error is
 //! reported by one piece of code.
 
@@ -29,13 +30,6 @@ pub(crate) struct Stopped {
     pub(crate) seen: u64,
 }
 
-/// `0x80` in the first byte of `v` that is zero, and possibly in later
-/// bytes: only the lowest flag is exact (a borrow can only move up).
-#[inline(always)]
-fn zero_flags(v: u64) -> u64 {
-    v.wrapping_sub(LO) & !v & HI
-}
-
 /// `0x80` in every byte of `word` below `#` (0x22 and under: the space,
 /// the quote, the line feed, `!` and control bytes), `0` in every other
 /// byte. Exact in every byte: each byte of `word | HI` is at least `0x80`,
@@ -43,14 +37,6 @@ fn zero_flags(v: u64) -> u64 {
 #[inline(always)]
 fn low_mask(word: u64) -> u64 {
     !((word | HI).wrapping_sub(LO * 0x23) | word) & HI
-}
-
-/// The eight bytes at `at`, if the window holds them.
-#[inline(always)]
-fn word_at(win: &[u8], at: usize) -> Option<u64> {
-    win.get(at..)
-        .and_then(|w| w.first_chunk::<8>())
-        .map(|w| u64::from_le_bytes(*w))
 }
 
 /// The eight bytes at `at`, which the caller knows to be at most
@@ -62,75 +48,14 @@ fn load(win: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// `0x80` in the first byte of `word` that is `"` or `\`; later flags
-/// are not exact.
-#[inline(always)]
-fn quoted_flags(word: u64) -> u64 {
-    zero_flags(word ^ (LO * u64::from(b'"'))) | zero_flags(word ^ (LO * u64::from(b'\\')))
-}
-
 /// `0x80` in the first byte of `word` that is `"`, `\` or not ASCII, and
-/// possibly in later bytes: a cheaper superset of [`quoted_flags`] for
-/// finding where a universal argument stops being a plain copy.
+/// possibly in later bytes: where a universal argument stops being a plain
+/// run of ASCII bytes up to its closing quote.
 #[inline(always)]
 fn quoted_or_high_flags(word: u64) -> u64 {
     ((word ^ (LO * u64::from(b'"'))).wrapping_sub(LO)
         | (word ^ (LO * u64::from(b'\\'))).wrapping_sub(LO))
         & HI
-}
-
-/// Where [`quoted_rest`] stands when it returns: the next byte to scan,
-/// the write cursor and the bytes seen.
-struct Cursor {
-    p: usize,
-    write: usize,
-    seen: u64,
-}
-
-/// Reads the rest of a universal argument from `c.p`, where a backslash, a
-/// byte that is not ASCII or the end of the window stopped the search for
-/// the closing quote, moving each byte back to `c.write` over the escapes.
-/// `Ok` when the closing quote is passed; otherwise the state to resume
-/// in. The cursor is returned either way (passed by value, so that the
-/// caller's copy can stay in registers).
-#[cold]
-fn quoted_rest(win: &mut [u8], mut c: Cursor) -> (Result<(), Scan>, Cursor) {
-    loop {
-        let Some(word) = word_at(win, c.p) else {
-            return (Err(Scan::Quoted), c);
-        };
-        let hits = quoted_flags(word);
-        let k = if hits == 0 {
-            8
-        } else {
-            (hits.trailing_zeros() / 8) as usize
-        };
-        c.seen |= word;
-        // Until the first escape (a universal argument can get here at a
-        // byte that is not ASCII) nothing moves.
-        if c.write != c.p {
-            win.copy_within(c.p..c.p + k, c.write);
-        }
-        c.p += k;
-        c.write += k;
-        if hits == 0 {
-            continue;
-        }
-        if win[c.p] == b'"' {
-            c.p += 1;
-            return (Ok(()), c);
-        }
-        // A backslash: the escaped byte must be `\` or `"`.
-        c.p += 1;
-        match win.get(c.p) {
-            Some(&e) if e == b'\\' || e == b'"' => {
-                win[c.write] = e;
-                c.write += 1;
-                c.p += 1;
-            }
-            _ => return (Err(Scan::Escape), c),
-        }
-    }
 }
 
 /// Scans the message at the start of `win`, pushing the content range of
@@ -213,10 +138,9 @@ pub(crate) fn whole_message(
                 }
                 let open = at + 1;
                 let mut p = open;
-                // Until the first escape nothing moves: find the closing
-                // quote. A byte that is not ASCII stops this search too
-                // (it is cheaper that way), and the rest is left to
-                // `quoted_rest`.
+                // Find the closing quote. An escape or a byte that is not
+                // ASCII stops this search (the flags are cheaper that way),
+                // and the resumable scanner reads the rest.
                 let found = loop {
                     if p > last {
                         break false;
@@ -230,23 +154,20 @@ pub(crate) fn whole_message(
                     }
                     p += 8;
                 };
-                if found && win[p] == b'"' {
-                    spans.push(open..p);
-                    p += 1;
-                } else {
-                    let (done, c) = quoted_rest(win, Cursor { p, write: p, seen });
-                    if let Err(scan) = done {
-                        return Err(Stopped {
-                            scan,
-                            pos: c.p,
-                            write: c.write,
-                            arg_start: open,
-                            seen: c.seen,
-                        });
-                    }
-                    spans.push(open..c.write);
-                    (p, seen) = (c.p, c.seen);
+                if !(found && win[p] == b'"') {
+                    // An escape, a byte that is not ASCII or the end of
+                    // the window: the resumable scanner reads the rest of
+                    // this argument (nothing has moved yet).
+                    return Err(Stopped {
+                        scan: Scan::Quoted,
+                        pos: p,
+                        write: p,
+                        arg_start: open,
+                        seen,
+                    });
                 }
+                spans.push(open..p);
+                p += 1;
                 // Most universal arguments end their message.
                 if win.get(p) == Some(&b'\n') {
                     return Ok((p + 1, seen));
@@ -304,12 +225,6 @@ mod tests {
                     .position(|&x| x == b'"' || x == b'\\' || x >= 0x80)
                     .map(|i| i as u32);
                 assert_eq!(first(quoted_or_high_flags(word)), want_quoted, "{bytes:?}");
-                let want_zero = bytes.iter().position(|&x| x == b'"').map(|i| i as u32);
-                assert_eq!(
-                    first(zero_flags(word ^ (LO * u64::from(b'"')))),
-                    want_zero,
-                    "{bytes:?}"
-                );
             }
         }
     }

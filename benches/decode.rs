@@ -76,45 +76,50 @@ fn client_chunk(client: &mut Client, chunk: &[u8]) -> usize {
     outcomes
 }
 
-/// Feeds `bytes` to the server in 2 KiB chunks, reading every request
-/// borrowed from the receive buffer ([`Server::poll_event_ref`]): each
-/// request's token is dropped, its instruction looked at.
-#[inline(never)]
-fn server_receive(server: &mut Server, bytes: &[u8]) -> usize {
+/// Feeds `bytes` to the server in 2 KiB chunks and calls `next` until it
+/// returns `None` after each; `next` takes one request (and panics on any
+/// other event). Returns the number of requests.
+#[inline(always)]
+fn feed(
+    server: &mut Server,
+    bytes: &[u8],
+    mut next: impl FnMut(&mut Server) -> Option<()>,
+) -> usize {
     let mut requests = 0;
     for chunk in bytes.chunks(CHUNK) {
         server.receive(chunk);
-        while let Some(event) = server.poll_event_ref() {
-            match event {
-                ServerEventRef::Request(request) => {
-                    black_box(&request);
-                    requests += 1;
-                }
-                other => panic!("unexpected {other:?}"),
-            }
+        while next(server).is_some() {
+            requests += 1;
         }
     }
     requests
+}
+
+/// Reads every request borrowed from the receive buffer
+/// ([`Server::poll_event_ref`]): each request's token is dropped, its
+/// instruction looked at.
+#[inline(never)]
+fn server_receive(server: &mut Server, bytes: &[u8]) -> usize {
+    feed(server, bytes, |server| match server.poll_event_ref()? {
+        ServerEventRef::Request(request) => {
+            black_box(&request);
+            Some(())
+        }
+        other => panic!("unexpected {other:?}"),
+    })
 }
 
 /// [`server_receive`] with owned requests ([`Server::poll_event`]),
 /// whose texts share the receive buffer.
 #[inline(never)]
 fn server_receive_owned(server: &mut Server, bytes: &[u8]) -> usize {
-    let mut requests = 0;
-    for chunk in bytes.chunks(CHUNK) {
-        server.receive(chunk);
-        while let Some(event) = server.poll_event() {
-            match event {
-                ServerEvent::Request(request) => {
-                    black_box(&request);
-                    requests += 1;
-                }
-                other => panic!("unexpected {other:?}"),
-            }
+    feed(server, bytes, |server| match server.poll_event()? {
+        ServerEvent::Request(request) => {
+            black_box(&request);
+            Some(())
         }
-    }
-    requests
+        other => panic!("unexpected {other:?}"),
+    })
 }
 
 fn decode(c: &mut Criterion) {

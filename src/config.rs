@@ -46,9 +46,9 @@ impl Config {
         self.max_active
     }
 
-    /// Sets [`Config::max_message_len`] (at least 2: the shortest message is
-    /// `A B\n`, 4 bytes, but smaller limits are accepted and simply refuse
-    /// everything).
+    /// Sets [`Config::max_message_len`]. The shortest message, `A B\n`, is
+    /// 4 bytes: a smaller limit is accepted and refuses every message.
+    /// `usize::MAX` means no limit.
     #[must_use]
     pub fn with_max_message_len(mut self, bytes: usize) -> Self {
         self.max_message_len = bytes;

@@ -122,10 +122,6 @@ pub mod error;
 pub mod fuzzing;
 mod instruction;
 mod instruction_ref;
-#[cfg(feature = "std")]
-pub mod mux;
-#[cfg(feature = "std")]
-mod request_error;
 pub mod server;
 mod text;
 mod text_ref;
@@ -141,8 +137,6 @@ pub use error::{
 };
 pub use instruction::{Argument, Arguments, Instruction, Runner};
 pub use instruction_ref::{InstructionRef, RunnerRef};
-#[cfg(feature = "std")]
-pub use request_error::{Cause, RequestError};
 pub use server::{
     InvalidInstruction, InvalidInstructionRef, Request, RequestRef, Server, ServerEvent,
     ServerEventRef, Status, Token,

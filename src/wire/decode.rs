@@ -151,7 +151,7 @@ impl Decoder {
     /// resume from was saved for the resumable scanner.
     #[inline]
     fn whole_message(&mut self) -> bool {
-        let end = self.buf.len().min(self.head + self.max_len);
+        let end = self.buf.len().min(self.head.saturating_add(self.max_len));
         let win = &mut self.buf[self.head..end];
         match whole_message(win, &mut self.spans, self.max_args) {
             Ok((len, seen)) => {

@@ -10,15 +10,21 @@
 //!   out, it was never sent, or its outcome is unknown.
 //! - Every future is cancellation-safe (see each method's
 //!   `# Cancel safety`).
-//! - Connections are made again on demand, with backoff; nothing is
-//!   retried silently.
+//! - One timeout rule: a single call ends within its request timeout in
+//!   all, reconnecting included; a batch ([`Client::execute_each`],
+//!   [`Client::execute_all`]) streams through the window, each request
+//!   timed from when it enters it; a connection that reads nothing for a
+//!   request timeout while requests are active is replaced.
+//! - Connections are made again on demand, with backoff and jitter, the
+//!   address resolved again each time; nothing is retried silently.
 //! - [`Client::with_transport`] runs the client over any
 //!   `futures_io::AsyncRead + AsyncWrite` transport the caller connected
 //!   (TLS, a Unix socket, a pipe).
 //! - Requests are traced as `kairoi_request` spans at debug level, with
 //!   their queue time and round trip (no subscriber is installed).
 //!
-//! The API is the one of `kairoi-tokio`: switching runtimes is a change of
+//! The client is [`kairoi_client::Client`] on the [`Smol`] runtime: the
+//! same code as `kairoi-tokio`'s, so switching runtimes is a change of
 //! import. Driver tasks run on smol's global executor
 //! ([`smol::spawn`](https://docs.rs/smol/latest/smol/fn.spawn.html)), so
 //! the client works from any executor, `smol::block_on` included.
@@ -50,15 +56,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod builder;
-mod client;
-mod command;
-mod connection;
-mod driver;
+mod runtime;
 
-pub use builder::{ClientBuilder, RetryPolicy};
-pub use client::Client;
-pub use kairoi_proto::{Cause, Config, DateTime, Instruction, RequestError, Runner, Text};
+pub use runtime::{Smol, SmolTimer};
+
+/// A KCP client on smol: see [`kairoi_client::Client`].
+pub type Client = kairoi_client::Client<Smol>;
+/// The settings of a [`Client`]: see [`kairoi_client::ClientBuilder`].
+pub type ClientBuilder = kairoi_client::ClientBuilder<Smol>;
+
+pub use kairoi_client::{Backoff, Cause, RequestError, RetryPolicy, ServerAddr, Settings};
+pub use kairoi_proto::{Config, DateTime, Instruction, Runner, Text};
 
 /// The README's example compiles.
 #[cfg(doctest)]

@@ -1,4 +1,4 @@
-//! A blocking client for the [Kairoi](https://github.com/kairoi-rs/kairoi)
+//! A blocking client for the [Kairoi](https://github.com/emerick42/kairoi)
 //! job scheduler over std TCP, and [`testing::TestServer`], a Kairoi
 //! server in memory for your tests.
 //!
@@ -56,7 +56,7 @@ mod client;
 pub mod testing;
 
 pub use client::{Client, ClientBuilder, RetryPolicy};
-pub use kairoi_proto::{Cause, RequestError};
+pub use kairoi_client::{Backoff, Cause, RequestError, ServerAddr, Settings};
 pub use kairoi_proto::{
     Config, ConnectionError, DateTime, DateTimeError, Instruction, Runner, SendError, Text,
 };

@@ -12,7 +12,7 @@ use kairoi_std::{Cause, Client, ConnectionError, Instruction};
 fn client(server: &TestServer, window: usize) -> Client {
     Client::builder()
         .window(window)
-        .request_timeout(Some(Duration::from_secs(5)))
+        .request_timeout(Duration::from_secs(5))
         .connect(server.addr())
         .unwrap()
 }
@@ -165,7 +165,7 @@ fn a_server_that_stops_reading_is_reported_not_waited_for_forever() {
     // the client blocks in writes: ~100 bytes x 200,000 = 20 MB.
     let mut client = Client::builder()
         .window(200_000)
-        .request_timeout(Some(timeout))
+        .request_timeout(timeout)
         .connect(server.addr())
         .unwrap();
     let when = at("2031-01-01 00:00:00");
@@ -223,31 +223,51 @@ fn faults_change_while_a_client_runs() {
 }
 
 #[test]
-fn unanswered_requests_fill_the_window_then_the_connection_is_dropped() {
+fn a_connection_that_answers_nothing_for_a_request_timeout_is_replaced() {
     let server = TestServer::start().unwrap();
     server.faults().set_stop_reading(true);
+    let timeout = Duration::from_millis(100);
     let mut client = Client::builder()
         .window(16)
-        .request_timeout(Some(Duration::from_millis(100)))
+        .request_timeout(timeout)
         .connect(server.addr())
         .unwrap();
     // Small requests: all fit in the socket buffers and are written, so
-    // each times out, and the window stays held by late responses.
+    // each times out, and nothing is read for a whole request timeout.
     for round in 0..2 {
         let results = each_exactly_once(&mut client, &jobs(&format!("w{round}."), 16));
         let t = tally(&results, 16);
         assert_eq!(t.timed_out, 16, "round {round}: {t:?} {:?}", results[0]);
+        // The next call does not queue behind the dead connection: it
+        // makes a new one.
+        assert_eq!(server.connections_accepted(), round + 1);
     }
-    // Thirty-two requests await a late response: no room for more. The
-    // client waits one timeout, then drops the connection.
-    let results = each_exactly_once(&mut client, &jobs("w2.", 16));
-    let t = tally(&results, 16);
-    assert_eq!(t.not_sent, 16, "{t:?} {:?}", results[0]);
-    let err = results[0].as_ref().unwrap_err();
+    recovers(&server, &mut client);
+    assert_eq!(server.connections_accepted(), 3);
+}
+
+#[test]
+fn a_batch_on_a_connection_that_stops_answering_ends_as_stalled() {
+    let server = TestServer::start().unwrap();
+    let timeout = Duration::from_millis(200);
+    let mut client = Client::builder()
+        .window(8)
+        .request_timeout(timeout)
+        .connect(server.addr())
+        .unwrap();
+    // An hour per answer: the first eight requests fill the window, then
+    // nothing is read for a request timeout.
+    server.faults().set_delay(Duration::from_secs(3600));
+    let start = Instant::now();
+    let results = each_exactly_once(&mut client, &jobs("h.", 100));
+    let t = tally(&results, 100);
+    assert_eq!((t.timed_out, t.not_sent), (8, 92), "{t:?}");
+    let err = results[99].as_ref().unwrap_err();
     assert!(
-        matches!(err.cause(), Some(Cause::Clogged { count: 32 })),
+        matches!(err.cause(), Some(Cause::Stalled { waited }) if *waited == timeout),
         "{err:?}"
     );
-    assert!(!client.is_connected());
+    assert!(start.elapsed() < Duration::from_secs(10));
     recovers(&server, &mut client);
+    assert_eq!(server.connections_accepted(), 2);
 }

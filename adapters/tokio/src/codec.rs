@@ -5,8 +5,8 @@
 //! cancel-safe (a dropped `send` future may leave its item buffered, half
 //! written, or lost, with no way to tell which), and a KCP client has to
 //! know exactly which requests left the socket to tell
-//! [`NotSent`](kairoi_proto::RequestError::NotSent) from
-//! [`Unknown`](kairoi_proto::RequestError::Unknown).
+//! [`NotSent`](crate::RequestError::NotSent) from
+//! [`Unknown`](crate::RequestError::Unknown).
 
 use bytes::BytesMut;
 use kairoi_proto::wire::{Decoder as WireDecoder, encode_message_checked};

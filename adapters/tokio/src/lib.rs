@@ -9,8 +9,13 @@
 //!   out, it was never sent, or its outcome is unknown.
 //! - Every future is cancellation-safe (see each method's
 //!   `# Cancel safety`).
-//! - Connections are made again on demand, with backoff; nothing is
-//!   retried silently.
+//! - One timeout rule: a single call ends within its request timeout in
+//!   all, reconnecting included; a batch ([`Client::execute_each`],
+//!   [`Client::execute_all`]) streams through the window, each request
+//!   timed from when it enters it; a connection that reads nothing for a
+//!   request timeout while requests are active is replaced.
+//! - Connections are made again on demand, with backoff and jitter, the
+//!   address resolved again each time; nothing is retried silently.
 //! - Requests are traced as `kairoi_request` spans at debug level, with
 //!   their queue time and round trip (no subscriber is installed).
 //!
@@ -33,20 +38,40 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The client is [`kairoi_client::Client`] on the [`Tokio`] runtime: the
+//! same code as `kairoi-smol`'s, so switching runtimes is a change of
+//! import. [`Client::with_transport`] takes any `futures-io` transport; a
+//! Tokio one is adapted with `tokio_util::compat`:
+//!
+//! ```no_run
+//! use tokio_util::compat::TokioAsyncReadCompatExt;
+//! # async fn run() -> std::io::Result<()> {
+//! let stream = tokio::net::TcpStream::connect("127.0.0.1:5678").await?;
+//! let client = kairoi_tokio::Client::with_transport(stream.compat(), kairoi_tokio::Client::builder());
+//! # Ok(()) }
+//! ```
+//!
 //! With the `codec` feature, [`codec::KcpCodec`] plugs KCP messages into a
 //! `tokio_util::codec::Framed` stack.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod builder;
-mod client;
 #[cfg(feature = "codec")]
 pub mod codec;
-mod command;
-mod connection;
-mod driver;
+mod runtime;
 
-pub use builder::{ClientBuilder, RetryPolicy};
-pub use client::Client;
-pub use kairoi_proto::{Cause, Config, DateTime, Instruction, RequestError, Runner, Text};
+pub use runtime::{Tokio, TokioTimer};
+
+/// A KCP client on Tokio: see [`kairoi_client::Client`].
+pub type Client = kairoi_client::Client<Tokio>;
+/// The settings of a [`Client`]: see [`kairoi_client::ClientBuilder`].
+pub type ClientBuilder = kairoi_client::ClientBuilder<Tokio>;
+
+pub use kairoi_client::{Backoff, Cause, RequestError, RetryPolicy, ServerAddr, Settings};
+pub use kairoi_proto::{Config, DateTime, Instruction, Runner, Text};
+
+/// The README's example compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

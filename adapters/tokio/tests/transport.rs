@@ -1,32 +1,27 @@
-//! `Client::with_transport` over streams the caller connected.
-
-mod common;
+//! `Client::with_transport` over Tokio streams the caller connected,
+//! adapted with `tokio_util::compat`. (The runtime-independent transport
+//! cases are in the shared suite.)
 
 use std::time::{Duration, Instant};
 
-use common::{later, tally};
 use kairoi_std::testing::TestServer;
-use kairoi_tokio::{Client, Instruction};
+use kairoi_suite::support::later;
+use kairoi_tokio::Client;
 use tokio::io::DuplexStream;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::sleep;
-
-fn batch(n: usize) -> Vec<Instruction> {
-    (0..n)
-        .map(|i| Instruction::set(format!("t.{i}"), later()))
-        .collect()
-}
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 /// An in-memory stream of `capacity` bytes each way, whose other end the
 /// returned task copies to and from a TCP connection to `server`.
-async fn bridged(server: &TestServer, capacity: usize) -> (DuplexStream, JoinHandle<()>) {
+async fn bridged(server: &TestServer, capacity: usize) -> (Compat<DuplexStream>, JoinHandle<()>) {
     let (ours, mut theirs) = tokio::io::duplex(capacity);
     let mut tcp = TcpStream::connect(server.addr()).await.unwrap();
     let bridge = tokio::spawn(async move {
         let _ = tokio::io::copy_bidirectional(&mut theirs, &mut tcp).await;
     });
-    (ours, bridge)
+    (ours.compat(), bridge)
 }
 
 /// Waits (without blocking the runtime) until the server has no open
@@ -37,22 +32,6 @@ async fn until_no_connection_open(server: &TestServer) {
         assert!(Instant::now() < deadline, "a connection stayed open");
         sleep(Duration::from_millis(10)).await;
     }
-}
-
-#[tokio::test]
-async fn pipelines_over_a_caller_connected_stream() {
-    let server = TestServer::start().unwrap();
-    server.faults().set_shuffle(true);
-    let stream = TcpStream::connect(server.addr()).await.unwrap();
-    let client = Client::with_transport(stream, Client::builder().window(8));
-    let results = client.execute_all(batch(500)).await;
-    assert_eq!(tally(&results), [500, 0, 0, 0, 0]);
-    assert_eq!(client.in_flight(), 0);
-    client.close().await;
-    until_no_connection_open(&server).await;
-    let err = client.set_job("closed", later()).await.unwrap_err();
-    assert!(err.is_not_sent(), "{err:?}");
-    assert_eq!(server.connections_accepted(), 1);
 }
 
 #[tokio::test]
@@ -77,23 +56,6 @@ async fn works_over_a_small_in_memory_duplex() {
     // Closing the client ends its side of the duplex; the bridge passes
     // the end on to the server.
     until_no_connection_open(&server).await;
-}
-
-#[tokio::test]
-async fn a_transport_that_ends_is_not_replaced() {
-    let server = TestServer::start().unwrap();
-    server.faults().set_close_after(Some(1));
-    let stream = TcpStream::connect(server.addr()).await.unwrap();
-    let client = Client::with_transport(stream, Client::builder());
-    client.set_job("one", later()).await.unwrap();
-    sleep(Duration::from_millis(50)).await;
-    server.faults().clear();
-    for _ in 0..3 {
-        let err = client.set_job("two", later()).await.unwrap_err();
-        assert!(err.is_not_sent(), "{err:?}");
-    }
-    assert_eq!(server.connections_accepted(), 1);
-    assert!(server.job("two").is_none());
 }
 
 #[tokio::test]

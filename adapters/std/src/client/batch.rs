@@ -6,83 +6,104 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use kairoi_proto::{Event, Instruction, Outcome, RequestId};
+use kairoi_client::deadline;
+use kairoi_client::mux::Body;
+use kairoi_proto::{Event, Instruction, Outcome, RequestId, SendError};
 
 use super::connection::Connection;
 use crate::{Cause, RequestError};
 
-/// Receives each instruction's result: its input position, the
-/// instruction itself when the pass keeps instructions for a retry, and
-/// the result.
-pub(crate) type Sink<'a> = dyn FnMut(usize, Option<Instruction>, Result<(), RequestError>) + 'a;
+/// Receives each request's result: its input position, its body when the
+/// pass keeps bodies for a retry, and the result.
+pub(crate) type Sink<'a> = dyn FnMut(usize, Option<Body>, Result<(), RequestError>) + 'a;
+
+/// What a pass can send: a typed instruction, borrowed or owned, or a
+/// body kept for a retry.
+pub(crate) trait Request {
+    /// Queues it on `core`.
+    fn send_on(&self, core: &mut kairoi_proto::Client) -> Result<RequestId, SendError>;
+    /// A copy to send again.
+    fn to_body(&self) -> Body;
+}
+
+/// A typed instruction of a batch.
+pub(crate) struct Typed<B>(pub(crate) B);
+
+impl<B: Borrow<Instruction>> Request for Typed<B> {
+    fn send_on(&self, core: &mut kairoi_proto::Client) -> Result<RequestId, SendError> {
+        core.send(self.0.borrow())
+    }
+
+    fn to_body(&self) -> Body {
+        Body::Typed(self.0.borrow().clone())
+    }
+}
+
+impl Request for Body {
+    fn send_on(&self, core: &mut kairoi_proto::Client) -> Result<RequestId, SendError> {
+        match self {
+            Body::Typed(instruction) => core.send(instruction),
+            Body::Raw(arguments) => core.send_arguments(arguments),
+        }
+    }
+
+    fn to_body(&self) -> Body {
+        self.clone()
+    }
+}
 
 /// How a pass runs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pass {
-    pub(crate) window: usize,
+    /// Each request's timeout, from when it enters the window.
     pub(crate) timeout: Option<Duration>,
     /// Keep a copy of each instruction in flight, for a retry.
     pub(crate) keep: bool,
 }
 
-/// How long to wait for late responses when only timed-out requests fill
-/// the window and no request timeout is set.
-const CLOG_WAIT: Duration = Duration::from_secs(30);
-
 impl Pass {
-    /// Sends every item over `conn` and reports each result to `sink`.
-    /// Returns the cause when the connection ended; the items not sent
-    /// then are reported [`RequestError::NotSent`].
-    pub(crate) fn run<B: Borrow<Instruction>>(
+    /// Sends items over `conn` while the window has room, and reports each
+    /// result to `sink`, until the items run out and every request is
+    /// answered. Returns the cause when the connection ended; items not
+    /// taken from `items` then are left there.
+    pub(crate) fn run<Q: Request>(
         &self,
         conn: &mut Connection,
-        items: &mut dyn Iterator<Item = (usize, B)>,
+        items: &mut dyn Iterator<Item = (usize, Q)>,
         sink: &mut Sink<'_>,
     ) -> Option<Cause> {
-        let mut in_flight: HashMap<RequestId, (usize, Option<Instruction>)> = HashMap::new();
+        let mut in_flight: HashMap<RequestId, (usize, Option<Body>)> = HashMap::new();
         // Requests that lost their connection, waiting for its cause.
-        let mut lost: Vec<(usize, Option<Instruction>, Outcome)> = Vec::new();
-        let mut items = items.peekable();
-        let mut clogged_until: Option<Instant> = None;
+        let mut lost: Vec<(usize, Option<Body>, Outcome)> = Vec::new();
+        let mut exhausted = false;
+        let timeout = self.timeout.unwrap_or(Duration::MAX);
         loop {
-            while in_flight.len() < self.window && conn.core.can_send() {
+            // One instant for the deadlines and the liveness rule, so that
+            // a connection on which every request timed out is also dead.
+            let now = Instant::now();
+            while !exhausted && conn.core.can_send() {
                 let Some((index, item)) = items.next() else {
+                    exhausted = true;
                     break;
                 };
-                let instruction = item.borrow();
-                match conn.core.send(instruction) {
+                match item.send_on(&mut conn.core) {
                     Ok(id) => {
-                        if let Some(timeout) = self.timeout {
-                            conn.core.set_deadline(id, Instant::now() + timeout);
+                        if let Some(at) = deadline(now, self.timeout) {
+                            conn.core.set_deadline(id, at);
                         }
-                        let kept = self.keep.then(|| instruction.clone());
+                        let kept = self.keep.then(|| item.to_body());
                         in_flight.insert(id, (index, kept));
                     }
                     // The request itself cannot be sent (too long, ...).
                     Err(e) => sink(index, None, Err(RequestError::Invalid(e))),
                 }
             }
-            let exhausted = items.peek().is_none();
+            conn.watch(now);
             if exhausted && in_flight.is_empty() {
                 return None;
             }
-            let mut wake = None;
-            if in_flight.is_empty() && !exhausted && !conn.core.can_send() {
-                // Only requests that timed out earlier hold the window:
-                // wait a while for their late responses.
-                let until = *clogged_until
-                    .get_or_insert_with(|| Instant::now() + self.timeout.unwrap_or(CLOG_WAIT));
-                if Instant::now() >= until {
-                    conn.abort(Cause::Clogged {
-                        count: conn.core.abandoned(),
-                    });
-                }
-                wake = Some(until);
-            } else {
-                clogged_until = None;
-            }
             if !conn.core.is_closed() {
-                conn.step(wake);
+                conn.step(conn.liveness.deadline());
             }
             while let Some(event) = conn.core.poll_event() {
                 match event {
@@ -90,7 +111,6 @@ impl Pass {
                         let Some((index, kept)) = in_flight.remove(&id) else {
                             continue;
                         };
-                        let timeout = self.timeout.unwrap_or_default();
                         match outcome {
                             // These come only with the end of the
                             // connection, before its cause.
@@ -107,7 +127,6 @@ impl Pass {
                     }
                     Event::Closed { error } => {
                         let cause = conn.cause_of(error);
-                        let timeout = self.timeout.unwrap_or_default();
                         for (index, kept, outcome) in lost.drain(..) {
                             let error =
                                 RequestError::from_outcome(outcome, timeout, || cause.clone());
@@ -119,20 +138,19 @@ impl Pass {
                             let cause = cause.clone();
                             sink(index, kept, Err(RequestError::Unknown { cause }));
                         }
-                        for (index, item) in items {
-                            let kept = self.keep.then(|| item.borrow().clone());
-                            let cause = cause.clone();
-                            sink(index, kept, Err(RequestError::NotSent { cause }));
-                        }
                         return Some(cause);
                     }
                     _ => {}
                 }
             }
-            if let Some(timeout) = self.timeout {
-                if conn.is_stalled(timeout) {
-                    conn.abort(Cause::Stalled { waited: timeout });
-                }
+            let now = Instant::now();
+            if conn.core.poll_timeout().is_some_and(|t| t <= now) {
+                // Requests whose deadline passed end as timed out first.
+                continue;
+            }
+            conn.watch(now);
+            if let Some(waited) = conn.liveness.expired(now) {
+                conn.abort(Cause::Stalled { waited });
             }
         }
     }

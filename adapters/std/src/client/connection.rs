@@ -11,9 +11,9 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use kairoi_client::{Liveness, ServerAddr, Settings, instant_after};
 use kairoi_proto::{ConnectionError, Event};
 
-use super::builder::Settings;
 use crate::Cause;
 
 /// The longest one write blocks while the server does not read.
@@ -36,52 +36,48 @@ pub(crate) struct Connection {
     /// Why the connection was aborted locally, reported instead of
     /// [`ConnectionError::Aborted`].
     abort_cause: Option<Cause>,
-    /// The last time a write made progress or nothing waited to be written.
-    last_progress: Instant,
+    /// The rule that drops a connection which reads nothing for a
+    /// request timeout while requests are active.
+    pub(crate) liveness: Liveness,
     /// The last write did not take everything: write without blocking
     /// until one does.
     congested: bool,
 }
 
 impl Connection {
-    /// Connects to the first address that accepts, in order.
-    pub(crate) fn open(addrs: &[SocketAddr], settings: &Settings) -> Result<Connection, Cause> {
-        let mut last = None;
-        for addr in addrs {
-            let attempt = match settings.connect_timeout {
+    /// Resolves `target` (again, for a host name) and connects to the
+    /// first address that accepts, in order.
+    pub(crate) fn open(target: &ServerAddr, settings: &Settings) -> Result<Connection, Cause> {
+        let connect_error = |addr: String, error: io::Error| Cause::Connect {
+            addr,
+            error: error.into(),
+        };
+        let addrs = target
+            .resolve_blocking()
+            .map_err(|e| connect_error(target.to_string(), e))?;
+        let mut last = Cause::Closed;
+        for addr in &addrs {
+            let attempt = match connect_limit(settings) {
                 Some(t) => TcpStream::connect_timeout(addr, t),
                 None => TcpStream::connect(addr),
             };
             match attempt.and_then(|s| Self::configure(s, settings)) {
                 Ok(stream) => {
-                    let config = settings
-                        .config
-                        .with_max_active(settings.window.saturating_mul(2));
                     return Ok(Connection {
                         stream,
-                        core: kairoi_proto::Client::new(config),
+                        core: kairoi_proto::Client::new(settings.config),
                         buf: vec![0; 64 * 1024],
                         read_timeout: None,
                         write_error: None,
                         abort_cause: None,
-                        last_progress: Instant::now(),
+                        liveness: Liveness::new(settings.request_timeout),
                         congested: false,
                     });
                 }
-                Err(e) => last = Some((addr, e)),
+                Err(e) => last = connect_error(addr.to_string(), e),
             }
         }
-        let (addr, error) = match last {
-            Some((addr, e)) => (addr.to_string(), e),
-            None => (
-                String::from("(no address)"),
-                io::Error::new(io::ErrorKind::InvalidInput, "no address to connect to"),
-            ),
-        };
-        Err(Cause::Connect {
-            addr,
-            error: error.into(),
-        })
+        Err(last)
     }
 
     fn configure(stream: TcpStream, settings: &Settings) -> io::Result<TcpStream> {
@@ -111,17 +107,21 @@ impl Connection {
         Cause::Protocol(error.unwrap_or(ConnectionError::ClosedWithActive { active: 0 }))
     }
 
-    /// Whether bytes have waited to be written, with none written, for at
-    /// least `timeout`.
-    pub(crate) fn is_stalled(&self, timeout: Duration) -> bool {
-        self.write_error.is_none()
-            && self.core.poll_transmit().is_some()
-            && self.last_progress.elapsed() >= timeout
+    /// Whether the connection is still open.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.core.is_closed()
+    }
+
+    /// Arms or disarms the liveness rule after requests came or went.
+    pub(crate) fn watch(&mut self, now: Instant) {
+        let active = self.core.in_flight() + self.core.abandoned() > 0;
+        self.liveness.update(now, active);
     }
 
     /// Before a new call on an idle connection: reads what arrived while
     /// idle, without blocking, and says whether the connection is still
-    /// usable (the server may have closed it in the meantime).
+    /// usable: the server may have closed it in the meantime, or left
+    /// requests of an earlier call unanswered for a request timeout.
     pub(crate) fn refresh(&mut self) -> bool {
         if self.core.is_closed() || self.stream.set_nonblocking(true).is_err() {
             return false;
@@ -132,7 +132,10 @@ impl Connection {
                     self.core.receive_eof();
                     break;
                 }
-                Ok(n) => self.core.receive(&self.buf[..n]),
+                Ok(n) => {
+                    self.liveness.heard(Instant::now());
+                    self.core.receive(&self.buf[..n]);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -151,7 +154,9 @@ impl Connection {
                 return false;
             }
         }
-        !self.core.is_closed()
+        let now = Instant::now();
+        self.watch(now);
+        !self.core.is_closed() && self.liveness.expired(now).is_none()
     }
 
     /// One round of I/O: handles due deadlines, writes what the socket
@@ -177,7 +182,6 @@ impl Connection {
                     Ok(0) => self.write_failed(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
                         self.core.consume_transmit(n);
-                        self.last_progress = Instant::now();
                         self.congested = n < len;
                     }
                     Err(e) if is_retry(&e) => self.congested = true,
@@ -186,9 +190,6 @@ impl Connection {
             }
         }
         let pending = self.write_error.is_none() && self.core.poll_transmit().is_some();
-        if !pending {
-            self.last_progress = Instant::now();
-        }
         let drain_until = self.write_error.as_ref().map(|(_, t)| *t);
         let until = [self.core.poll_timeout(), wake, drain_until]
             .into_iter()
@@ -203,7 +204,10 @@ impl Connection {
         }
         match self.stream.read(&mut self.buf) {
             Ok(0) => self.core.receive_eof(),
-            Ok(n) => self.core.receive(&self.buf[..n]),
+            Ok(n) => {
+                self.liveness.heard(Instant::now());
+                self.core.receive(&self.buf[..n]);
+            }
             Err(e) if is_retry(&e) => {
                 if drain_until.is_some_and(|t| t <= Instant::now()) {
                     if let Some((e, _)) = self.write_error.take() {
@@ -219,7 +223,7 @@ impl Connection {
     /// responses the server sent before it closed are still delivered.
     fn write_failed(&mut self, e: io::Error) {
         let _ = self.stream.shutdown(Shutdown::Write);
-        self.write_error = Some((e, Instant::now() + DRAIN));
+        self.write_error = Some((e, instant_after(Instant::now(), DRAIN)));
     }
 
     /// Sets the read timeout, rounded up to whole milliseconds so that the
@@ -260,4 +264,19 @@ fn is_retry(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
+}
+
+/// The longest wait for one connection attempt: the connection timeout,
+/// within the request timeout (a single call waits no longer in all).
+/// `None` leaves it to the operating system; a zero limit is raised to a
+/// millisecond, which the operating system accepts.
+fn connect_limit(settings: &Settings) -> Option<Duration> {
+    /// Longer than this is no limit in practice (and some systems refuse
+    /// it).
+    const NO_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+    let limit = match (settings.connect_timeout, settings.request_timeout) {
+        (Some(c), Some(r)) => Some(c.min(r)),
+        (one, other) => one.or(other),
+    }?;
+    (limit < NO_LIMIT).then(|| limit.max(Duration::from_millis(1)))
 }

@@ -2,34 +2,41 @@
 
 use std::borrow::Borrow;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
+use kairoi_client::mux::Body;
+use kairoi_client::{ServerAddr, Settings};
 use kairoi_proto::{DateTime, Instruction, Runner, Text};
 
 mod batch;
 mod builder;
 mod connection;
+mod link;
+mod pool;
 
 pub use builder::ClientBuilder;
-pub use kairoi_proto::mux::RetryPolicy;
+pub use kairoi_client::RetryPolicy;
 
-use batch::{Pass, Sink};
-use builder::Settings;
-use connection::Connection;
+use batch::{Request, Sink, Typed};
+use link::Link;
 
 use crate::{Cause, RequestError};
 
-/// A blocking KCP client on one TCP connection.
+/// A blocking KCP client on one TCP connection, or a pool of them for
+/// batches.
 ///
 /// Each call sends its requests, waits for every outcome and returns; a
-/// batch ([`Client::execute_all`]) is pipelined through the window, with
-/// responses read while requests are written. Every request ends in
-/// exactly one result.
+/// batch ([`Client::execute_all`], [`Client::execute_each`]) is pipelined
+/// through the window, with responses read while requests are written,
+/// and spread over the pool's connections (each driven by a thread of
+/// its own for the batch's duration). Every request ends in exactly one
+/// result.
 ///
-/// When the connection breaks, the call reports what happened to each of
-/// its requests ([`RequestError::NotSent`] or [`RequestError::Unknown`]) and the next
-/// call connects again. Nothing is sent again unless a [`RetryPolicy`]
-/// says so.
+/// When a connection breaks, or reads nothing for a request timeout while
+/// requests are active, the call reports what happened to each of its
+/// requests ([`RequestError::NotSent`] or [`RequestError::Unknown`]) and
+/// the next call connects again, with backoff and jitter after failed
+/// attempts. Nothing is sent again unless a [`RetryPolicy`] says so.
 ///
 /// ```no_run
 /// use kairoi_std::{Client, DateTime, Instruction, Runner};
@@ -53,15 +60,15 @@ use crate::{Cause, RequestError};
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    addrs: Vec<SocketAddr>,
+    target: ServerAddr,
     settings: Settings,
-    conn: Option<Connection>,
+    links: Vec<Link>,
 }
 
 impl Client {
     /// Connects to `addr` with the default settings (see
     /// [`ClientBuilder`]).
-    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<Client> {
+    pub fn connect(addr: impl Into<ServerAddr>) -> io::Result<Client> {
         Self::builder().connect(addr)
     }
 
@@ -70,43 +77,59 @@ impl Client {
         ClientBuilder::default()
     }
 
-    pub(crate) fn open(addrs: Vec<SocketAddr>, settings: Settings) -> io::Result<Client> {
-        let conn = Connection::open(&addrs, &settings)
-            .map_err(|cause| io::Error::new(cause.kind(), cause))?;
-        Ok(Client {
-            addrs,
+    pub(crate) fn open(target: ServerAddr, settings: Settings) -> io::Result<Client> {
+        let count = settings.connections.max(1);
+        let mut client = Client {
+            target,
             settings,
-            conn: Some(conn),
-        })
+            links: (0..count).map(|_| Link::default()).collect(),
+        };
+        let (target, settings) = (&client.target, &client.settings);
+        client.links[0]
+            .connection(target, settings)
+            .map_err(|cause| io::Error::new(cause.kind(), cause))?;
+        Ok(client)
     }
 
     /// Whether the client holds an open connection now (it reconnects on
     /// the next call otherwise).
     pub fn is_connected(&self) -> bool {
-        self.conn.as_ref().is_some_and(|c| !c.core.is_closed())
+        self.links.iter().any(Link::is_connected)
     }
 
-    /// The server address of the current connection.
+    /// The server address of the first open connection.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match &self.conn {
+        match self.links.iter().find_map(|l| l.conn.as_ref()) {
             Some(conn) => conn.peer_addr(),
             None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 
-    /// The pipeline window: the most requests in flight at once.
-    pub fn window(&self) -> usize {
-        self.settings.window
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
-    /// Sends one instruction and waits for its outcome.
+    /// The pipeline window: the most requests in flight at once on each
+    /// connection.
+    pub fn window(&self) -> usize {
+        self.settings.window()
+    }
+
+    /// Sends one instruction and waits for its outcome, at most the
+    /// request timeout (connecting included).
     pub fn execute(&mut self, instruction: &Instruction) -> Result<(), RequestError> {
-        let mut result = None;
-        self.execute_each(std::iter::once(instruction), |_, r| result = Some(r));
-        // `execute_each` reports every instruction exactly once.
-        result.unwrap_or(Err(RequestError::NotSent {
-            cause: Cause::Protocol(kairoi_proto::ConnectionError::Aborted),
-        }))
+        self.single(Body::Typed(instruction.clone()))
+    }
+
+    /// Sends a request with any body, for instructions the typed layer
+    /// does not know. Each argument is quoted as needed.
+    pub fn execute_arguments<A: AsRef<str>>(
+        &mut self,
+        body: impl IntoIterator<Item = A>,
+    ) -> Result<(), RequestError> {
+        let body = body.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        self.single(Body::Raw(body))
     }
 
     /// Creates or reschedules the job `job` to run at `execution` (UTC).
@@ -130,17 +153,20 @@ impl Client {
         self.execute(&Instruction::rule_set(rule, pattern, runner))
     }
 
-    /// Sends a batch of any size, pipelined through the window, and
-    /// returns one result per instruction, in input order.
+    /// Sends a batch of any size, pipelined through the window (and over
+    /// the pool's connections), and returns one result per instruction,
+    /// in input order.
     ///
     /// Responses are read while requests are written, so the server never
     /// blocks on a full socket. Takes a slice, a `Vec` or any iterator of
     /// instructions (or references to them); an iterator is consumed
-    /// lazily, a window at a time.
+    /// lazily, a window at a time. Each request's timeout starts when it
+    /// enters the window.
     pub fn execute_all<I>(&mut self, instructions: I) -> Vec<Result<(), RequestError>>
     where
         I: IntoIterator,
-        I::Item: Borrow<Instruction>,
+        I::IntoIter: Send,
+        I::Item: Borrow<Instruction> + Send,
     {
         let mut results: Vec<Option<Result<(), RequestError>>> = Vec::new();
         self.execute_each(instructions, |index, result| {
@@ -152,38 +178,47 @@ impl Client {
         // Every position is filled: each instruction is reported once.
         results
             .into_iter()
-            .map(|r| {
-                r.unwrap_or(Err(RequestError::NotSent {
-                    cause: Cause::Protocol(kairoi_proto::ConnectionError::Aborted),
-                }))
-            })
+            .map(|r| r.unwrap_or(Err(RequestError::NotSent { cause: Cause::Closed })))
             .collect()
     }
 
     /// Like [`Client::execute_all`], but hands each result to `on_result`
     /// with the instruction's input position as soon as it is known, in
-    /// completion order, instead of collecting them. Every instruction is
+    /// completion order, instead of collecting them: memory stays bounded
+    /// by the window, whatever the batch's size. Every instruction is
     /// reported exactly once before this returns.
     pub fn execute_each<I, F>(&mut self, instructions: I, mut on_result: F)
     where
         I: IntoIterator,
-        I::Item: Borrow<Instruction>,
+        I::IntoIter: Send,
+        I::Item: Borrow<Instruction> + Send,
         F: FnMut(usize, Result<(), RequestError>),
     {
+        let items = instructions.into_iter().enumerate().map(|(i, b)| (i, Typed(b)));
+        self.run(items, &mut on_result);
+    }
+
+    /// One request: its connection and its answer within one request
+    /// timeout.
+    fn single(&mut self, body: Body) -> Result<(), RequestError> {
+        let mut result = None;
+        self.run(std::iter::once((0, body)), &mut |_, r| result = Some(r));
+        // `run` reports every request exactly once.
+        result.unwrap_or(Err(RequestError::NotSent { cause: Cause::Closed }))
+    }
+
+    /// Sends every item, then resends the failures the retry policy
+    /// allows, and reports each item once.
+    fn run<Q, It>(&mut self, items: It, on_result: &mut dyn FnMut(usize, Result<(), RequestError>))
+    where
+        Q: Request + Send,
+        It: Iterator<Item = (usize, Q)> + Send,
+    {
         let policy = self.settings.retry;
-        let retrying = policy.attempts() > 0;
-        let mut retry: Vec<(usize, Instruction, RequestError)> = Vec::new();
-        let mut items = instructions.into_iter().enumerate();
-        self.pass(&mut items, retrying, &mut |index, kept, result| {
-            report(
-                policy,
-                retrying,
-                &mut retry,
-                &mut on_result,
-                index,
-                kept,
-                result,
-            );
+        let mut retry: Vec<(usize, Body, RequestError)> = Vec::new();
+        let keep = policy.attempts() > 0;
+        self.pass(items, keep, &mut |index, kept, result| {
+            report(policy, &mut retry, on_result, index, kept, result);
         });
         for attempt in 1..=policy.attempts() {
             if retry.is_empty() {
@@ -193,20 +228,10 @@ impl Client {
                 std::thread::sleep(policy.backoff());
             }
             let again = std::mem::take(&mut retry);
-            let more = attempt < policy.attempts();
-            let mut items = again
-                .into_iter()
-                .map(|(index, instruction, _)| (index, instruction));
-            self.pass(&mut items, more, &mut |index, kept, result| {
-                report(
-                    policy,
-                    more,
-                    &mut retry,
-                    &mut on_result,
-                    index,
-                    kept,
-                    result,
-                );
+            let keep = attempt < policy.attempts();
+            let items = again.into_iter().map(|(index, body, _)| (index, body));
+            self.pass(items, keep, &mut |index, kept, result| {
+                report(policy, &mut retry, on_result, index, kept, result);
             });
         }
         for (index, _, error) in retry {
@@ -214,76 +239,45 @@ impl Client {
         }
     }
 
-    /// One pass over a connection, opening one if needed.
-    fn pass<B: Borrow<Instruction>>(
-        &mut self,
-        items: &mut dyn Iterator<Item = (usize, B)>,
-        keep: bool,
-        sink: &mut Sink<'_>,
-    ) {
-        let pass = Pass {
-            window: self.settings.window,
+    /// One pass over the pool, opening connections as needed.
+    fn pass<Q, It>(&mut self, items: It, keep: bool, sink: &mut Sink<'_>)
+    where
+        Q: Request + Send,
+        It: Iterator<Item = (usize, Q)> + Send,
+    {
+        let pass = batch::Pass {
             timeout: self.settings.request_timeout,
             keep,
         };
-        let conn = match self.connection() {
-            Ok(conn) => conn,
-            Err(cause) => {
-                for (index, item) in items {
-                    let kept = keep.then(|| item.borrow().clone());
-                    sink(
-                        index,
-                        kept,
-                        Err(RequestError::NotSent {
-                            cause: cause.clone(),
-                        }),
-                    );
-                }
-                return;
-            }
-        };
-        if pass.run(conn, items, sink).is_some() {
-            self.conn = None;
-        }
+        pool::run(&mut self.links, &self.target, &self.settings, pass, items, sink);
     }
 
-    /// The open connection, after checking that the server did not close
-    /// it while it was idle, or a new one.
-    fn connection(&mut self) -> Result<&mut Connection, Cause> {
-        if !self.conn.as_mut().is_some_and(Connection::refresh) {
-            self.conn = None;
-            self.conn = Some(Connection::open(&self.addrs, &self.settings)?);
-        }
-        self.conn
-            .as_mut()
-            .ok_or(Cause::Protocol(kairoi_proto::ConnectionError::Aborted))
-    }
-
-    /// Closes the connection. Requests are all finished between calls, so
-    /// nothing is lost.
+    /// Closes every connection. Requests are all finished between calls,
+    /// so nothing is lost; late answers of timed-out requests are no
+    /// longer awaited.
     pub fn close(mut self) -> io::Result<()> {
-        match self.conn.take() {
-            Some(conn) => conn.shutdown(),
-            None => Ok(()),
+        let mut result = Ok(());
+        for link in &mut self.links {
+            if let Some(conn) = link.conn.take() {
+                result = result.and(conn.shutdown());
+            }
         }
+        result
     }
 }
 
 /// Hands a result to the caller, or keeps a failed request for the next
 /// attempt when the policy resends it.
-fn report<F: FnMut(usize, Result<(), RequestError>)>(
+fn report(
     policy: RetryPolicy,
-    retrying: bool,
-    retry: &mut Vec<(usize, Instruction, RequestError)>,
-    on_result: &mut F,
+    retry: &mut Vec<(usize, Body, RequestError)>,
+    on_result: &mut dyn FnMut(usize, Result<(), RequestError>),
     index: usize,
-    kept: Option<Instruction>,
+    kept: Option<Body>,
     result: Result<(), RequestError>,
 ) {
     match (kept, result) {
-        (Some(instruction), Err(e)) if retrying && policy.allows(&e) => {
-            retry.push((index, instruction, e));
-        }
+        (Some(body), Err(e)) if policy.allows(&e) => retry.push((index, body, e)),
         (_, result) => on_result(index, result),
     }
 }

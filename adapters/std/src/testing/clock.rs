@@ -33,26 +33,40 @@ pub(crate) enum ClockState {
     Manual { now: SystemTime },
 }
 
-/// `t` moved by `nanos` nanoseconds, or `t` itself if that overflows.
+/// The latest time a job can be set at, 9999-12-31 23:59:59 UTC: a clock
+/// moved further stops there.
+fn latest() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799)
+}
+
+/// The earliest time a job can be set at, 0000-01-01 00:00:00 UTC.
+fn earliest() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        .checked_sub(Duration::from_secs(62_167_219_200))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// `t` moved by `nanos` nanoseconds, kept between the earliest and the
+/// latest time a job can have (an overflow saturates there).
 fn shift(t: SystemTime, nanos: i128) -> SystemTime {
     let magnitude = nanos.unsigned_abs();
     let d = Duration::new(
         u64::try_from(magnitude / 1_000_000_000).unwrap_or(u64::MAX),
         (magnitude % 1_000_000_000) as u32,
     );
-    let moved = if nanos >= 0 {
-        t.checked_add(d)
+    let (moved, bound) = if nanos >= 0 {
+        (t.checked_add(d), latest())
     } else {
-        t.checked_sub(d)
+        (t.checked_sub(d), earliest())
     };
-    moved.unwrap_or(t)
+    moved.map_or(bound, |m| m.clamp(earliest(), latest()))
 }
 
 /// Signed nanoseconds from `from` to `to`.
 fn nanos_between(from: SystemTime, to: SystemTime) -> i128 {
     match to.duration_since(from) {
-        Ok(d) => d.as_nanos() as i128,
-        Err(e) => -(e.duration().as_nanos() as i128),
+        Ok(d) => i128::try_from(d.as_nanos()).unwrap_or(i128::MAX),
+        Err(e) => i128::try_from(e.duration().as_nanos()).map_or(i128::MIN, |n| -n),
     }
 }
 
@@ -83,7 +97,7 @@ impl ClockState {
     }
 
     pub(crate) fn advance(&mut self, by: Duration) {
-        let nanos = by.as_nanos() as i128;
+        let nanos = i128::try_from(by.as_nanos()).unwrap_or(i128::MAX);
         match self {
             ClockState::Real { offset } => *offset = offset.saturating_add(nanos),
             ClockState::Manual { now } => *now = shift(*now, nanos),

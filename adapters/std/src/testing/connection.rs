@@ -8,6 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use kairoi_client::instant_after;
 use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
 
 use super::faults::Settings;
@@ -203,7 +204,7 @@ impl Connection<'_> {
                     }
                     match request.instruction {
                         Ok(instruction) => valid.push((request.token, instruction)),
-                        Err(_) => self.queue(request.token, Status::Error, now + faults.delay),
+                        Err(_) => self.queue(request.token, Status::Error, instant_after(now, faults.delay)),
                     }
                 }
                 ServerEvent::Ended => {}
@@ -234,10 +235,11 @@ impl Connection<'_> {
         for ((token, _), status) in valid.into_iter().zip(statuses) {
             let mut ready_at = now;
             if !faults.per_request_cost.is_zero() {
-                self.worker_free_at = self.worker_free_at.max(now) + faults.per_request_cost;
+                self.worker_free_at =
+                    instant_after(self.worker_free_at.max(now), faults.per_request_cost);
                 ready_at = self.worker_free_at;
             }
-            self.queue(token, status, ready_at + faults.delay);
+            self.queue(token, status, instant_after(ready_at, faults.delay));
         }
         None
     }

@@ -77,6 +77,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use kairoi_client::instant_after;
 use kairoi_proto::{Config, DateTime};
 
 mod clock;
@@ -109,14 +110,35 @@ pub struct TestServer {
 }
 
 /// Settings of a [`TestServer`], from [`TestServer::builder`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TestServerBuilder {
+    listen: SocketAddr,
     clock: Clock,
     config: Config,
     per_request_cost: Duration,
 }
 
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        TestServerBuilder {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            clock: Clock::default(),
+            config: Config::default(),
+            per_request_cost: Duration::ZERO,
+        }
+    }
+}
+
 impl TestServerBuilder {
+    /// The address to listen on (default: `127.0.0.1:0`, a free port):
+    /// a fixed port lets a test restart a server where its clients
+    /// expect it.
+    #[must_use]
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
     /// The clock: [`Clock::Real`] (the default) or [`Clock::Manual`].
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -140,11 +162,11 @@ impl TestServerBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving.
+    /// Binds the listening address and starts serving.
     pub fn start(self) -> io::Result<TestServer> {
         let faults = Faults::new();
         faults.set_per_request_cost(self.per_request_cost);
-        let running = Running::start(self.clock, self.config, faults)?;
+        let running = Running::start(self.listen, self.clock, self.config, faults)?;
         Ok(TestServer { running })
     }
 }
@@ -255,7 +277,7 @@ impl TestServer {
         timeout: Duration,
         mut check: impl FnMut(&scheduler::Scheduler) -> Option<T>,
     ) -> Option<T> {
-        let deadline = Instant::now() + timeout;
+        let deadline = instant_after(Instant::now(), timeout);
         let shared = self.shared();
         let mut state = lock(&shared.state);
         loop {

@@ -64,8 +64,13 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    pub(crate) fn start(clock: Clock, config: Config, faults: Faults) -> io::Result<Running> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+    pub(crate) fn start(
+        listen: SocketAddr,
+        clock: Clock,
+        config: Config,
+        faults: Faults,
+    ) -> io::Result<Running> {
+        let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(Scheduler::new(clock)),

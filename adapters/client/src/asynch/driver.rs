@@ -1,5 +1,5 @@
 //! The task that owns one connection: it moves bytes between the transport
-//! and the core's [`Mux`], which wakes each request's caller.
+//! and the [`Mux`], which wakes each request's caller.
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -7,13 +7,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use kairoi_proto::Cause;
-use kairoi_proto::mux::Mux;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::Sleep;
+use async_channel::Receiver;
+use futures_lite::Stream;
+use futures_lite::io::{AsyncRead, AsyncWrite};
 
-use crate::command::{Command, Reply};
+use super::Timer;
+use super::reply::{Command, Reply};
+use crate::Cause;
+use crate::mux::Mux;
 
 const READ_BUF: usize = 16 * 1024;
 
@@ -23,25 +24,25 @@ const TURNS_PER_POLL: u32 = 64;
 
 /// The driver future of one connection. It ends once the connection is
 /// closed and every request it took has its outcome.
-pub(crate) struct Driver<T> {
+pub(crate) struct Driver<T, S> {
     io: T,
     mux: Mux<Reply>,
-    commands: UnboundedReceiver<Command>,
+    commands: Pin<Box<Receiver<Command>>>,
     commands_open: bool,
     read_buf: Box<[u8]>,
-    timer: Pin<Box<Sleep>>,
+    timer: S,
     timer_at: Option<Instant>,
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
-    pub(crate) fn new(io: T, mux: Mux<Reply>, commands: UnboundedReceiver<Command>) -> Self {
+impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
+    pub(crate) fn new(io: T, mux: Mux<Reply>, commands: Receiver<Command>, timer: S) -> Self {
         Driver {
             io,
             mux,
-            commands,
+            commands: Box::pin(commands),
             commands_open: true,
             read_buf: vec![0; READ_BUF].into_boxed_slice(),
-            timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            timer,
             timer_at: None,
         }
     }
@@ -61,7 +62,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     fn poll_commands(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         while self.commands_open {
-            match self.commands.poll_recv(cx) {
+            match self.commands.as_mut().poll_next(cx) {
                 Poll::Ready(Some(command)) => self.mux.handle(command),
                 Poll::Ready(None) => {
                     self.commands_open = false;
@@ -80,7 +81,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         while let Some(bytes) = self.mux.poll_transmit() {
             match Pin::new(&mut self.io).poll_write(cx, bytes) {
                 Poll::Ready(Ok(0)) => {
-                    self.mux.transport_failed(ErrorKind::WriteZero.into());
+                    self.mux.fail(Cause::io(ErrorKind::WriteZero.into()));
                     return true;
                 }
                 Poll::Ready(Ok(n)) => {
@@ -89,7 +90,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
                 }
                 Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => progress = true,
                 Poll::Ready(Err(e)) => {
-                    self.mux.transport_failed(e);
+                    self.mux.fail(Cause::io(e));
                     return true;
                 }
                 Poll::Pending => break,
@@ -97,7 +98,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         }
         if self.mux.wants_read() {
             if let Poll::Ready(Err(e)) = Pin::new(&mut self.io).poll_flush(cx) {
-                self.mux.transport_failed(e);
+                self.mux.fail(Cause::io(e));
                 progress = true;
             }
         }
@@ -109,12 +110,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
         if !self.mux.wants_read() {
             return false;
         }
-        let mut buf = ReadBuf::new(&mut self.read_buf);
-        match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-            Poll::Ready(Ok(())) if buf.filled().is_empty() => self.mux.receive_eof(),
-            Poll::Ready(Ok(())) => self.mux.receive(buf.filled()),
+        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            Poll::Ready(Ok(0)) => self.mux.receive_eof(),
+            Poll::Ready(Ok(n)) => self.mux.receive(Instant::now(), &self.read_buf[..n]),
             Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
-            Poll::Ready(Err(e)) => self.mux.transport_failed(e),
+            Poll::Ready(Err(e)) => self.mux.fail(Cause::io(e)),
             Poll::Pending => return false,
         }
         true
@@ -126,10 +126,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             return false;
         };
         if self.timer_at != Some(at) {
-            self.timer.as_mut().reset(at.into());
+            self.timer.reset(at);
             self.timer_at = Some(at);
         }
-        if self.timer.as_mut().poll(cx).is_pending() {
+        if Pin::new(&mut self.timer).poll(cx).is_pending() {
             return false;
         }
         self.timer_at = None;
@@ -143,7 +143,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             self.mux.admit(Instant::now());
             progress |= self.poll_write(cx);
             progress |= self.poll_read(cx);
-            progress |= self.mux.poll_events();
+            progress |= self.mux.poll_events(Instant::now());
             if let Some(cause) = self.mux.closed_cause().cloned() {
                 // Close the channel before waking anyone: a caller that
                 // learns of the end and sends again must find this
@@ -163,7 +163,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Future for Driver<T, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {

@@ -1,36 +1,30 @@
-//! Building blocks for multiplexing adapters (`kairoi-tokio`,
-//! `kairoi-smol`): the bookkeeping of one connection shared by many
-//! callers, independent of any runtime.
+//! The request queue of one multiplexed connection, shared by every async
+//! runtime: the protocol state machine, the requests waiting for room in
+//! the window, the callers waiting for their outcome, and the liveness
+//! rule. It does no I/O and reads no clock: a driver moves bytes and time.
 //!
-//! An adapter's driver task owns a [`Mux`] and its transport. Callers send
-//! it [`Command`]s over a channel; each request carries a [`Reply`], the
-//! adapter's way back to its caller. The driver loop is then only I/O:
+//! A driver owns a [`Mux`] and its transport. Callers send it
+//! [`Command`]s over a channel; each request carries a [`Reply`], the way
+//! back to its caller. The driver loop is then only I/O:
 //!
 //! 1. [`Mux::handle`] each command (and [`Mux::handles_dropped`] when the
 //!    channel ends), then [`Mux::admit`] queued requests into the window;
 //! 2. write [`Mux::poll_transmit`] and [`Mux::consume_transmit`];
 //! 3. read into [`Mux::receive`] / [`Mux::receive_eof`], or report
-//!    [`Mux::transport_failed`];
+//!    [`Mux::fail`];
 //! 4. [`Mux::poll_events`] wakes callers; once [`Mux::closed_cause`] is
 //!    set, close the channel, [`Job::reject`] what is left in it, call
 //!    [`Mux::settle`] and end;
 //! 5. sleep until [`Mux::next_deadline`], then [`Mux::handle_timeout`].
 
-use std::boxed::Box;
 use std::collections::{HashMap, VecDeque};
-use std::io;
-use std::string::String;
 use std::time::{Duration, Instant};
-use std::vec::Vec;
 
-use crate::client::{Client, Event, Outcome, RequestId};
-use crate::config::Config;
-use crate::instruction::Instruction;
-use crate::request_error::{Cause, RequestError};
+use kairoi_proto::{Client, Event, Instruction, Outcome, RequestId};
 
-mod support;
-
-pub use support::{Load, Reconnect, RetryPolicy, backoff, instant_after, least_loaded, retry};
+use crate::liveness::Liveness;
+use crate::time::deadline;
+use crate::{Cause, RequestError, Settings};
 
 /// A request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +43,12 @@ pub trait Reply {
 
     /// Called once the request is handed to the state machine as `id`,
     /// after waiting `queued` for room in the window.
-    fn sent(&mut self, id: RequestId, queued: Duration) {
+    fn admitted(&mut self, id: RequestId, queued: Duration) {
         let _ = (id, queued);
     }
 
     /// Delivers the result: `Ok(())` for `OK`.
-    fn send(self, result: Result<(), RequestError>);
+    fn deliver(self, result: Result<(), RequestError>);
 }
 
 /// One request on its way to a driver.
@@ -64,31 +58,16 @@ pub struct Job<R> {
     pub ticket: u64,
     /// What to send.
     pub body: Body,
-    /// When the request times out, queue time included.
-    pub deadline: Instant,
     /// When the caller submitted it.
     pub queued_at: Instant,
     /// The way back to the caller.
     pub reply: R,
 }
 
-impl<R> Job<R> {
-    /// A request submitted `now`, timing out `timeout` later.
-    pub fn new(ticket: u64, body: Body, now: Instant, timeout: Duration, reply: R) -> Self {
-        Job {
-            ticket,
-            body,
-            deadline: instant_after(now, timeout),
-            queued_at: now,
-            reply,
-        }
-    }
-}
-
 impl<R: Reply> Job<R> {
     /// Answers a request that will never be sent.
     pub fn reject(self, cause: Cause) {
-        self.reply.send(Err(RequestError::NotSent { cause }));
+        self.reply.deliver(Err(RequestError::NotSent { cause }));
     }
 }
 
@@ -100,10 +79,10 @@ pub enum Command<R> {
     /// The caller of this ticket stopped waiting.
     Cancel(u64),
     /// Finish the requests already submitted, then close; abort at the
-    /// deadline.
+    /// deadline (`None`: no limit).
     Close {
         /// When to abort what is still active.
-        deadline: Instant,
+        deadline: Option<Instant>,
     },
 }
 
@@ -112,9 +91,7 @@ struct Waiter<R> {
     reply: R,
 }
 
-/// The state of one multiplexed connection: the protocol state machine,
-/// requests waiting for room in the window, and the callers waiting for
-/// their outcome.
+/// The state of one multiplexed connection.
 pub struct Mux<R> {
     core: Client<Instant>,
     queue: VecDeque<Job<R>>,
@@ -123,16 +100,18 @@ pub struct Mux<R> {
     /// Requests ended by the connection's end, answered once its cause is
     /// known.
     ended: Vec<(Waiter<R>, Outcome)>,
-    closing: Option<Instant>,
-    transport_error: Option<Cause>,
+    closing: bool,
+    close_deadline: Option<Instant>,
+    failure: Option<Cause>,
     closed: Option<Cause>,
     eof: bool,
-    request_timeout: Duration,
-    close_timeout: Duration,
+    liveness: Liveness,
+    request_timeout: Option<Duration>,
+    close_timeout: Option<Duration>,
 }
 
-impl<R> core::fmt::Debug for Mux<R> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl<R> std::fmt::Debug for Mux<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mux")
             .field("queued", &self.queue.len())
             .field("waiting", &self.waiters.len())
@@ -143,29 +122,29 @@ impl<R> core::fmt::Debug for Mux<R> {
 }
 
 impl<R: Reply> Mux<R> {
-    /// A connection with the limits of `config`. `request_timeout` is
-    /// reported in [`RequestError::TimedOut`]; `close_timeout` bounds how
-    /// long submitted requests are finished once every handle is gone.
-    pub fn new(config: Config, request_timeout: Duration, close_timeout: Duration) -> Self {
+    /// A connection with the limits, window and timeouts of `settings`.
+    pub fn new(settings: &Settings) -> Self {
         Mux {
-            core: Client::new(config),
+            core: Client::new(settings.config),
             queue: VecDeque::new(),
             waiters: HashMap::new(),
             tickets: HashMap::new(),
             ended: Vec::new(),
-            closing: None,
-            transport_error: None,
+            closing: false,
+            close_deadline: None,
+            failure: None,
             closed: None,
             eof: false,
-            request_timeout,
-            close_timeout,
+            liveness: Liveness::new(settings.request_timeout),
+            request_timeout: settings.request_timeout,
+            close_timeout: settings.close_timeout,
         }
     }
 
     /// Takes one command from a caller.
     pub fn handle(&mut self, command: Command<R>) {
         match command {
-            Command::Send(job) if self.closing.is_some() || self.closed.is_some() => {
+            Command::Send(job) if self.closing || self.closed.is_some() => {
                 job.reject(Cause::Closed);
             }
             Command::Send(job) => self.queue.push_back(*job),
@@ -184,43 +163,44 @@ impl<R: Reply> Mux<R> {
     /// Every handle is gone: finish what was submitted, within the close
     /// timeout.
     pub fn handles_dropped(&mut self, now: Instant) {
-        self.start_closing(instant_after(now, self.close_timeout));
+        self.start_closing(deadline(now, self.close_timeout));
     }
 
-    fn start_closing(&mut self, deadline: Instant) {
-        self.closing = Some(self.closing.map_or(deadline, |d| d.min(deadline)));
+    fn start_closing(&mut self, at: Option<Instant>) {
+        self.close_deadline = match (self.closing, self.close_deadline, at) {
+            (false, _, at) => at,
+            (true, Some(old), Some(new)) => Some(old.min(new)),
+            (true, old, new) => old.or(new),
+        };
+        self.closing = true;
     }
 
     /// Moves queued requests into the state machine while the window has
-    /// room; drops those whose caller left, times out those past their
-    /// deadline.
+    /// room, each timing out a request timeout after `now`; drops those
+    /// whose caller left.
     pub fn admit(&mut self, now: Instant) {
         while let Some(job) = self.queue.front() {
             if job.reply.is_closed() {
                 self.queue.pop_front();
                 continue;
             }
-            if job.deadline > now && !self.core.can_send() {
+            if !self.core.can_send() {
                 break;
             }
             let Some(mut job) = self.queue.pop_front() else {
                 break;
             };
-            if job.deadline <= now {
-                job.reply.send(Err(RequestError::TimedOut {
-                    timeout: self.request_timeout,
-                }));
-                continue;
-            }
             let sent = match &job.body {
                 Body::Typed(instruction) => self.core.send(instruction),
                 Body::Raw(arguments) => self.core.send_arguments(arguments),
             };
             match sent {
                 Ok(id) => {
-                    self.core.set_deadline(id, job.deadline);
+                    if let Some(at) = deadline(now, self.request_timeout) {
+                        self.core.set_deadline(id, at);
+                    }
                     job.reply
-                        .sent(id, now.saturating_duration_since(job.queued_at));
+                        .admitted(id, now.saturating_duration_since(job.queued_at));
                     self.tickets.insert(job.ticket, id);
                     let waiter = Waiter {
                         ticket: job.ticket,
@@ -228,12 +208,19 @@ impl<R: Reply> Mux<R> {
                     };
                     self.waiters.insert(id, waiter);
                 }
-                Err(e) => job.reply.send(Err(RequestError::Invalid(e))),
+                Err(e) => job.reply.deliver(Err(RequestError::Invalid(e))),
             }
         }
-        if self.closing.is_some() && self.queue.is_empty() {
+        if self.closing && self.queue.is_empty() {
             self.core.close();
         }
+        self.watch(now);
+    }
+
+    /// Arms or disarms the liveness rule.
+    fn watch(&mut self, now: Instant) {
+        let active = self.core.in_flight() + self.core.abandoned() > 0;
+        self.liveness.update(now, active);
     }
 
     /// The bytes to write next (see [`Client::poll_transmit`]).
@@ -251,8 +238,9 @@ impl<R: Reply> Mux<R> {
         !self.eof && !self.core.is_closed()
     }
 
-    /// Takes bytes read from the transport.
-    pub fn receive(&mut self, bytes: &[u8]) {
+    /// Takes bytes read from the transport at `now`.
+    pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        self.liveness.heard(now);
         self.core.receive(bytes);
     }
 
@@ -262,17 +250,18 @@ impl<R: Reply> Mux<R> {
         self.core.receive_eof();
     }
 
-    /// The transport failed: every request ends, with this as the cause.
-    pub fn transport_failed(&mut self, error: io::Error) {
+    /// Ends the connection now: every request ends, with this as the cause
+    /// (a transport error, or the liveness rule).
+    pub fn fail(&mut self, cause: Cause) {
         if !self.core.is_closed() {
-            self.transport_error = Some(Cause::from(error));
+            self.failure = Some(cause);
             self.core.abort();
         }
     }
 
     /// Wakes the callers of finished requests. Returns whether anything
     /// happened.
-    pub fn poll_events(&mut self) -> bool {
+    pub fn poll_events(&mut self, now: Instant) -> bool {
         let mut progress = false;
         while let Some(event) = self.core.poll_event() {
             progress = true;
@@ -290,14 +279,18 @@ impl<R: Reply> Mux<R> {
                     }
                 }
                 Event::Closed { error } => {
-                    let cause = match (self.transport_error.take(), error) {
-                        (Some(io), _) => io,
+                    let cause = match (self.failure.take(), error) {
+                        (Some(cause), _) => cause,
                         (None, Some(e)) => Cause::Protocol(e),
                         (None, None) => Cause::Closed,
                     };
                     self.closed = Some(cause);
                 }
+                _ => {}
             }
+        }
+        if progress {
+            self.watch(now);
         }
         progress
     }
@@ -325,19 +318,22 @@ impl<R: Reply> Mux<R> {
     pub fn next_deadline(&mut self) -> Option<Instant> {
         [
             self.core.poll_timeout(),
-            self.queue.front().map(|j| j.deadline),
-            self.closing,
+            self.liveness.deadline(),
+            self.close_deadline,
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    /// Times out requests past their deadline, and aborts a close that
-    /// took too long.
+    /// Times out requests past their deadline, drops a connection that
+    /// broke the liveness rule, and aborts a close that took too long.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
-        if self.closing.is_some_and(|d| d <= now) {
+        if let Some(waited) = self.liveness.expired(now) {
+            self.fail(Cause::Stalled { waited });
+        }
+        if self.close_deadline.is_some_and(|d| d <= now) {
             self.core.abort();
         }
         self.admit(now);
@@ -349,10 +345,11 @@ impl<R: Reply> Mux<R> {
     }
 
     fn resolve(&self, reply: R, outcome: Outcome, cause: impl FnOnce() -> Cause) {
-        let result = match RequestError::from_outcome(outcome, self.request_timeout, cause) {
+        let timeout = self.request_timeout.unwrap_or(Duration::MAX);
+        let result = match RequestError::from_outcome(outcome, timeout, cause) {
             None => Ok(()),
             Some(e) => Err(e),
         };
-        reply.send(result);
+        reply.deliver(result);
     }
 }

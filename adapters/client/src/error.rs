@@ -2,12 +2,10 @@
 //! `OK`, as every adapter reports it; [`Cause`]: why a connection ended.
 
 use std::io;
-use std::string::String;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::Outcome;
-use crate::error::{ConnectionError, SendError};
+use kairoi_proto::{ConnectionError, Outcome, SendError};
 
 /// Why a request did not end with `OK`, shared by every adapter
 /// (`kairoi-std`, `kairoi-tokio`, `kairoi-smol`).
@@ -114,7 +112,9 @@ impl RequestError {
             Outcome::Rejected => Some(RequestError::Rejected),
             Outcome::TimedOut => Some(RequestError::TimedOut { timeout }),
             Outcome::NotSent => Some(RequestError::NotSent { cause: cause() }),
-            Outcome::Unknown => Some(RequestError::Unknown { cause: cause() }),
+            // `Unknown`, and any outcome a later core adds: the server may
+            // have applied it.
+            _ => Some(RequestError::Unknown { cause: cause() }),
         }
     }
 
@@ -166,23 +166,19 @@ pub enum Cause {
     /// The server closed the connection or broke the protocol.
     #[error("{0}")]
     Protocol(ConnectionError),
-    /// The server read nothing for the whole request timeout while
-    /// requests waited to be written; the connection was dropped.
-    #[error("the server read nothing for {waited:?}, connection dropped")]
+    /// Requests were active (written or waiting to be written, timed-out
+    /// ones still awaiting their late answer included) and nothing was read
+    /// from the server for a whole request timeout: the server is hung, or
+    /// does not read. The connection was dropped and is replaced by the
+    /// next request.
+    #[error("nothing read from the server for {waited:?} while requests were active, connection dropped")]
     Stalled {
-        /// How long nothing could be written.
+        /// How long nothing was read.
         waited: Duration,
     },
     /// The client was closed, or dropped, before the request could go.
     #[error("client closed")]
     Closed,
-    /// Requests that timed out never got their late response, and they
-    /// filled the window; the connection was dropped.
-    #[error("{count} timed-out requests never got their late response, connection dropped")]
-    Clogged {
-        /// How many late responses were still awaited.
-        count: usize,
-    },
 }
 
 impl Cause {
@@ -195,7 +191,7 @@ impl Cause {
             }
             Cause::Protocol(ConnectionError::Aborted) => io::ErrorKind::ConnectionAborted,
             Cause::Protocol(_) => io::ErrorKind::InvalidData,
-            Cause::Stalled { .. } | Cause::Clogged { .. } => io::ErrorKind::TimedOut,
+            Cause::Stalled { .. } => io::ErrorKind::TimedOut,
             Cause::Closed => io::ErrorKind::NotConnected,
         }
     }
@@ -215,7 +211,6 @@ impl From<io::Error> for Cause {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::string::ToString;
 
     #[test]
     fn errors_convert_to_io_errors_with_a_matching_kind() {

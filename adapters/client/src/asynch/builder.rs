@@ -1,0 +1,54 @@
+//! [`ClientBuilder`]: the settings of an async [`Client`].
+
+use std::io;
+
+use super::{Client, Runtime};
+use crate::{ServerAddr, Settings};
+
+/// Settings of an async [`Client`], then [`ClientBuilder::connect`]. The
+/// option names, types and defaults are those of every client in this
+/// workspace ([`Settings`]).
+#[derive(Debug, Clone)]
+pub struct ClientBuilder<R> {
+    pub(crate) rt: R,
+    pub(crate) settings: Settings,
+}
+
+impl<R: Runtime + Default> Default for ClientBuilder<R> {
+    fn default() -> Self {
+        ClientBuilder::new(R::default())
+    }
+}
+
+impl<R: Runtime> ClientBuilder<R> {
+    /// Default of `connect_timeout`: 10 seconds.
+    pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = Settings::DEFAULT_CONNECT_TIMEOUT;
+    /// Default of `request_timeout`: 30 seconds.
+    pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = Settings::DEFAULT_REQUEST_TIMEOUT;
+    /// Default of `close_timeout`: 10 seconds.
+    pub const DEFAULT_CLOSE_TIMEOUT: std::time::Duration = Settings::DEFAULT_CLOSE_TIMEOUT;
+    /// Default of `window`: 1,024 requests.
+    pub const DEFAULT_WINDOW: usize = Settings::DEFAULT_WINDOW;
+
+    /// The default settings on the runtime `rt`.
+    pub fn new(rt: R) -> Self {
+        ClientBuilder {
+            rt,
+            settings: Settings::default(),
+        }
+    }
+
+    crate::builder_options!();
+
+    /// Connects every connection of the pool. `addr` is kept as given: a
+    /// host name (`"kairoi.internal:5678"`) is resolved again before each
+    /// reconnect.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the attempts; connections they make
+    /// are closed.
+    pub async fn connect(self, addr: impl Into<ServerAddr>) -> io::Result<Client<R>> {
+        Client::start(self, addr.into()).await
+    }
+}

@@ -1,0 +1,133 @@
+//! [`Backoff`] between connection attempts: exponential, with jitter, so
+//! that a fleet of clients does not reconnect in lockstep after a server
+//! restart.
+
+use std::time::{Duration, Instant};
+
+use crate::time::instant_after;
+
+/// The waits between failed connection attempts: `min` after the first
+/// failure, doubling after each further one, at most `max`; each wait is
+/// then drawn at random from its upper half ("equal jitter").
+///
+/// ```
+/// use std::time::Duration;
+/// use kairoi_client::Backoff;
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+/// let wait = backoff.wait(3); // about 400 ms: between 200 and 400
+/// assert!(wait >= Duration::from_millis(200) && wait <= Duration::from_millis(400));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// Waits from `min` up to `max` (a `max` below `min` is taken as `min`).
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Backoff {
+            min,
+            max: max.max(min),
+        }
+    }
+
+    /// The shortest wait.
+    pub fn min(&self) -> Duration {
+        self.min
+    }
+
+    /// The longest wait.
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// The wait before the next attempt after `failures` failed ones in a
+    /// row, before jitter: `min`, doubling each time, at most `max`.
+    pub fn ceiling(&self, failures: u32) -> Duration {
+        if failures == 0 {
+            return Duration::ZERO;
+        }
+        self.min
+            .saturating_mul(1 << (failures - 1).min(30))
+            .min(self.max)
+    }
+
+    /// The wait after `failures` failed attempts in a row, with jitter:
+    /// between half of [`Backoff::ceiling`] and all of it.
+    pub fn wait(&self, failures: u32) -> Duration {
+        let ceiling = self.ceiling(failures);
+        let half = ceiling / 2;
+        let spread = (ceiling - half).as_nanos().min(u64::MAX as u128) as u64;
+        half.saturating_add(Duration::from_nanos(fastrand::u64(0..=spread)))
+    }
+}
+
+/// When a connection may be attempted again after failures in a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconnect {
+    failures: u32,
+    next: Option<Instant>,
+}
+
+impl Reconnect {
+    /// When the next attempt may start (`None`: at once).
+    pub fn next_attempt(&self) -> Option<Instant> {
+        self.next
+    }
+
+    /// Failed attempts in a row.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// An attempt failed at `now`: the next one waits per `backoff`.
+    pub fn failed(&mut self, now: Instant, backoff: &Backoff) {
+        self.failures = self.failures.saturating_add(1);
+        self.next = Some(instant_after(now, backoff.wait(self.failures)));
+    }
+
+    /// An attempt succeeded: the next failure waits the shortest time again.
+    pub fn succeeded(&mut self) {
+        *self = Reconnect::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ceiling_doubles_up_to_the_maximum() {
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let waits: Vec<u64> = (0..=6).map(|f| b.ceiling(f).as_millis() as u64).collect();
+        assert_eq!(waits, [0, 100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(b.ceiling(u32::MAX), b.max());
+        let huge = Backoff::new(Duration::MAX, Duration::MAX);
+        assert_eq!(huge.ceiling(40), Duration::MAX);
+        assert!(huge.wait(40) >= Duration::MAX / 2);
+    }
+
+    #[test]
+    fn jitter_spreads_waits_over_the_upper_half() {
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let waits: Vec<Duration> = (0..200).map(|_| b.wait(4)).collect();
+        assert!(waits.iter().all(|w| (400..=800).contains(&w.as_millis())));
+        let distinct: std::collections::HashSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 100, "only {} distinct waits", distinct.len());
+    }
+
+    #[test]
+    fn reconnect_waits_after_failures_only() {
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let mut r = Reconnect::default();
+        assert_eq!(r.next_attempt(), None);
+        let now = Instant::now();
+        r.failed(now, &b);
+        r.failed(now, &b);
+        let next = r.next_attempt().unwrap();
+        assert!(next >= now + Duration::from_millis(100) && next <= now + Duration::from_millis(200));
+        r.succeeded();
+        assert_eq!(r.next_attempt(), None);
+    }
+}

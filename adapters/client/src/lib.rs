@@ -1,0 +1,56 @@
+//! What every Kairoi client of this workspace shares, outside the sans-IO
+//! core: [`RequestError`] and [`Cause`] (what happened to a request, and
+//! why its connection ended), [`RetryPolicy`], [`Backoff`] with jitter,
+//! the [`Liveness`] rule, [`Settings`] (one set of option names and
+//! defaults for all three clients), [`ServerAddr`] and the request queue
+//! of one multiplexed connection ([`mux`]).
+//!
+//! With the `async` feature it also holds the one async client,
+//! [`Client`], generic over a small [`Runtime`] trait (spawn, timer,
+//! connect, resolve): `kairoi-tokio` and `kairoi-smol` are this client
+//! with their runtime's glue. Applications use those crates, or the
+//! blocking `kairoi-std`, which re-export what they need from here.
+//!
+//! # One timeout rule for every client
+//!
+//! - A single call (`execute`, `set_job`, ...) never waits longer than
+//!   its request timeout in all, reconnecting included.
+//! - A batch admits its requests as the window frees up; each request's
+//!   timeout starts when it enters the window, so a batch of any size
+//!   completes while the server keeps answering, and the client holds at
+//!   most a window per connection of it at once.
+//! - A connection with active requests from which nothing is read for a
+//!   request timeout is declared dead ([`Cause::Stalled`]) and replaced;
+//!   its requests end [`RequestError::Unknown`] or
+//!   [`RequestError::NotSent`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod addr;
+mod backoff;
+mod error;
+mod liveness;
+mod load;
+pub mod mux;
+mod retry;
+mod settings;
+mod time;
+
+#[cfg(feature = "async")]
+mod asynch;
+
+pub use addr::{ServerAddr, non_empty};
+pub use backoff::{Backoff, Reconnect};
+pub use error::{Cause, RequestError};
+pub use liveness::Liveness;
+pub use load::{Load, least_loaded};
+pub use retry::RetryPolicy;
+pub use settings::Settings;
+pub use time::{deadline, instant_after};
+
+#[cfg(feature = "async")]
+pub use asynch::{Client, ClientBuilder, Runtime, Timer};
+
+/// The protocol core the clients drive.
+pub use kairoi_proto as proto;

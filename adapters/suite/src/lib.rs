@@ -1,0 +1,103 @@
+//! The test suite of the async client (`kairoi_client::Client`), written
+//! once and run under every runtime: `kairoi-tokio` and `kairoi-smol` each
+//! expand [`suite!`] (and [`bulk_suite!`]) with their [`Harness`] in a test
+//! file, so both runtimes pass the same tests.
+//!
+//! The cases talk to a real `TestServer` (or a plain socket) over
+//! loopback. They wait on conditions with generous deadlines, never on
+//! fixed sleeps for correctness.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::future::Future;
+
+use kairoi_client::Runtime;
+
+pub mod bulk;
+pub mod faults;
+pub mod lifecycle;
+pub mod liveness;
+pub mod pipelining;
+pub mod support;
+
+/// How a runtime runs a test case.
+pub trait Harness {
+    /// The runtime under test.
+    type Rt: Runtime + Default;
+
+    /// Runs `future` to completion on the runtime, from a plain thread.
+    fn block_on<F: Future>(future: F) -> F::Output;
+}
+
+/// Expands to one `#[test]` per case of the suite, each run on the
+/// harness's runtime.
+#[macro_export]
+macro_rules! suite {
+    ($harness:ty) => {
+        $crate::tests!($harness;
+            lifecycle::cancelled_after_the_write_never_steals_a_later_reply,
+            lifecycle::cancelled_before_the_write_is_withdrawn,
+            lifecycle::in_flight_counts_queued_and_written_requests,
+            lifecycle::close_waits_for_requests_in_flight,
+            lifecycle::close_past_its_deadline_ends_requests_as_unknown,
+            lifecycle::dropping_the_close_future_does_not_cut_requests_off,
+            lifecycle::dropping_the_client_lets_the_driver_finish,
+            lifecycle::reconnects_after_the_server_drops_the_connection,
+            lifecycle::the_request_after_a_broken_connection_reconnects,
+            lifecycle::failed_attempts_back_off_and_calls_fail_fast_meanwhile,
+            lifecycle::retry_policy_resends_not_sent_requests,
+            lifecycle::retry_policy_can_resend_requests_of_unknown_outcome,
+            lifecycle::extreme_settings_never_panic,
+            lifecycle::a_host_name_is_resolved_again_on_reconnect,
+            lifecycle::over_a_caller_connected_transport,
+            lifecycle::a_transport_that_ends_is_not_replaced,
+            faults::delayed_responses_time_out_and_the_quiet_connection_is_replaced,
+            faults::close_after_n_requests_then_reconnect,
+            faults::close_without_answer,
+            faults::malformed_and_unmatched_responses_end_the_connection,
+            faults::rejected_requests_get_their_own_error,
+            faults::a_server_that_stops_reading_gives_outcomes_not_a_hang,
+            pipelining::the_client_and_its_futures_are_send_and_sync,
+            pipelining::a_thousand_tasks_share_one_connection,
+            pipelining::shuffled_responses_reach_their_own_callers,
+            pipelining::execute_all_keeps_input_order_through_a_small_window,
+            pipelining::execute_each_reports_each_position_once,
+            pipelining::typed_raw_and_rule_requests,
+            pipelining::a_pool_of_four_beats_one_connection,
+            liveness::a_server_that_reads_but_never_answers_is_replaced,
+            liveness::twelve_callers_to_a_refused_port_end_within_their_timeout,
+            liveness::three_thousand_tasks_end_when_the_server_stops,
+            liveness::a_server_restarted_mid_batch_ends_every_request_once,
+        );
+    };
+}
+
+/// Expands to the bulk cases: a million requests each, one at a time
+/// (they measure the process's memory). Kept in a test binary of their
+/// own.
+#[macro_export]
+macro_rules! bulk_suite {
+    ($harness:ty) => {
+        $crate::tests!($harness;
+            bulk::a_million_requests_through_execute_all_all_ok,
+            bulk::a_million_lazy_requests_stream_in_a_windows_memory,
+        );
+    };
+}
+
+/// Expands to one `#[test]` per named case.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! tests {
+    ($harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                <$harness as $crate::Harness>::block_on(
+                    $crate::$module::$name::<<$harness as $crate::Harness>::Rt>(),
+                );
+            }
+        )*
+    };
+}

@@ -2,7 +2,7 @@
 //! request at a time.
 //!
 //! ```sh
-//! cargo run --release --example bulk -- --jobs 100000 --window 1024
+//! cargo run --release --example bulk -- --jobs 100000 --window 1024 --connections 4
 //! KAIROI_ADDR=127.0.0.1:5678 cargo run --release --example bulk -- --jobs 20000
 //! ```
 //!
@@ -23,6 +23,7 @@ use kairoi_std::{Client, DateTime, Instruction};
 struct Args {
     jobs: usize,
     window: usize,
+    connections: usize,
     singles: usize,
 }
 
@@ -30,6 +31,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         jobs: 100_000,
         window: 1024,
+        connections: 1,
         singles: 1000,
     };
     let mut it = std::env::args().skip(1);
@@ -42,9 +44,10 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--jobs" => args.jobs = value("--jobs")?,
             "--window" => args.window = value("--window")?,
+            "--connections" => args.connections = value("--connections")?,
             "--singles" => args.singles = value("--singles")?,
             "-h" | "--help" => {
-                return Err("usage: bulk [--jobs N] [--window W] [--singles M]".into());
+                return Err("usage: bulk [--jobs N] [--window W] [--connections C] [--singles M]".into());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
@@ -118,6 +121,7 @@ fn run() -> Result<bool, Box<dyn Error>> {
     let addr = target.addr();
     let mut client = Client::builder()
         .window(args.window)
+        .connections(args.connections)
         .connect(addr.as_str())?;
     let when: DateTime = "2099-01-01 00:00:00".parse()?;
     let run_id = std::process::id();

@@ -17,6 +17,7 @@ use kairoi_client::Runtime;
 pub mod bulk;
 pub mod faults;
 pub mod lifecycle;
+pub mod live;
 pub mod liveness;
 pub mod pipelining;
 pub mod support;
@@ -82,6 +83,18 @@ macro_rules! bulk_suite {
         $crate::tests!($harness;
             bulk::a_million_requests_through_execute_all_all_ok,
             bulk::a_million_lazy_requests_stream_in_a_windows_memory,
+        );
+    };
+}
+
+/// Expands to the live cases, against the server at `KAIROI_ADDR`; each
+/// prints that it is not run when the variable is unset.
+#[macro_export]
+macro_rules! live_suite {
+    ($harness:ty) => {
+        $crate::tests!($harness;
+            live::a_quarter_million_jobs_in_one_batch_all_ok,
+            live::a_pool_of_four_keeps_up_with_four_raw_sockets,
         );
     };
 }

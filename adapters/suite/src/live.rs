@@ -1,0 +1,141 @@
+//! Live cases, against the Kairoi server at `KAIROI_ADDR` (the reference
+//! server, in CI). Without that variable they say so and check nothing.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use kairoi_client::{Client, Runtime};
+use kairoi_proto::Instruction;
+
+use crate::support::later;
+
+/// The server's address, or `None` (and a line saying the case is not
+/// run).
+fn server(case: &str) -> Option<String> {
+    match std::env::var("KAIROI_ADDR") {
+        Ok(addr) if !addr.is_empty() => Some(addr),
+        _ => {
+            println!("live: {case} NOT RUN: KAIROI_ADDR is not set (see the README's live check)");
+            None
+        }
+    }
+}
+
+fn runtime<R>() -> &'static str {
+    std::any::type_name::<R>().rsplit("::").next().unwrap_or("?")
+}
+
+/// How many jobs [`a_quarter_million_jobs_in_one_batch_all_ok`] sends.
+const BIG: usize = 250_000;
+
+/// One `execute_all` of 250,000 jobs on one connection: the batch takes
+/// far longer than the request timeout, and every job ends `Ok`.
+pub async fn a_quarter_million_jobs_in_one_batch_all_ok<R: Runtime + Default>() {
+    let Some(addr) = server("a_quarter_million_jobs_in_one_batch_all_ok") else {
+        return;
+    };
+    let client = Client::<R>::builder()
+        .request_timeout(Duration::from_secs(30))
+        .connect(addr)
+        .await
+        .unwrap();
+    let tag = std::process::id();
+    let start = Instant::now();
+    let results = client
+        .execute_all((0..BIG).map(|n| Instruction::set(format!("live.{tag}.big.{n}"), later())))
+        .await;
+    let secs = start.elapsed().as_secs_f64();
+    let failed: Vec<_> = results.iter().enumerate().filter(|(_, r)| r.is_err()).collect();
+    println!(
+        "live ({}): {BIG} jobs in {secs:.2} s: {:.0} jobs/s, {} failed",
+        runtime::<R>(),
+        BIG as f64 / secs,
+        failed.len()
+    );
+    assert!(failed.is_empty(), "first failures: {:?}", &failed[..failed.len().min(3)]);
+    client.close().await;
+}
+
+/// Sends `per_socket` pipelined `SET`s on each of `sockets` plain TCP
+/// connections, reading while writing, and returns the time until every
+/// answer arrived.
+fn raw_sockets(addr: &str, sockets: usize, per_socket: usize, tag: &str) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for s in 0..sockets {
+            scope.spawn(move || {
+                let stream = TcpStream::connect(addr).expect("raw connection");
+                stream.set_nodelay(true).unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let tag = tag.to_owned();
+                let writing = std::thread::spawn(move || {
+                    let mut out = Vec::with_capacity(64 * 1024);
+                    for n in 0..per_socket {
+                        writeln!(out, "{n} SET raw.{tag}.{s}.{n} \"2999-01-01 00:00:00\"").unwrap();
+                        if out.len() > 60 * 1024 {
+                            writer.write_all(&out).unwrap();
+                            out.clear();
+                        }
+                    }
+                    writer.write_all(&out).unwrap();
+                });
+                let mut lines = BufReader::new(stream).lines();
+                for _ in 0..per_socket {
+                    let line = lines.next().expect("an answer").expect("a readable answer");
+                    assert!(line.ends_with(" OK"), "{line}");
+                }
+                writing.join().unwrap();
+            });
+        }
+    });
+    start.elapsed()
+}
+
+/// A pooled client on four connections against four raw pipelined
+/// sockets, in the same run: the client reaches at least 0.95 of the raw
+/// sockets' jobs per second.
+///
+/// The reference server slows down as its job store grows (each `SET`
+/// scans the planned jobs), so the two are measured in many short turns,
+/// in alternating order (raw, pool, pool, raw, ...), and compared over
+/// the sum of their turns.
+pub async fn a_pool_of_four_keeps_up_with_four_raw_sockets<R: Runtime + Default>() {
+    let Some(addr) = server("a_pool_of_four_keeps_up_with_four_raw_sockets") else {
+        return;
+    };
+    const SOCKETS: usize = 4;
+    const PER_TURN: usize = 8_000;
+    const ROUNDS: usize = 10;
+    let client = Client::<R>::builder()
+        .connections(SOCKETS)
+        .connect(addr.as_str())
+        .await
+        .unwrap();
+    let (mut raw, mut pooled) = (Duration::ZERO, Duration::ZERO);
+    let tag = std::process::id();
+    for round in 0..ROUNDS {
+        for turn in 0..2 {
+            let pool_turn = (round + turn) % 2 == 1;
+            let start = Instant::now();
+            if pool_turn {
+                let jobs = (0..PER_TURN)
+                    .map(|n| Instruction::set(format!("pool.{tag}.{round}.{n}"), later()));
+                let results = client.execute_all(jobs).await;
+                assert!(results.iter().all(Result::is_ok));
+                pooled += start.elapsed();
+            } else {
+                raw += raw_sockets(&addr, SOCKETS, PER_TURN / SOCKETS, &format!("{tag}.{round}"));
+            }
+        }
+    }
+    let total = (PER_TURN * ROUNDS) as f64;
+    let (raw_rate, pool_rate) = (total / raw.as_secs_f64(), total / pooled.as_secs_f64());
+    let ratio = pool_rate / raw_rate;
+    println!(
+        "live ({}): 4 raw sockets {raw_rate:.0} jobs/s, pooled client on 4 connections {pool_rate:.0} jobs/s: {ratio:.3}x",
+        runtime::<R>()
+    );
+    assert!(ratio >= 0.95, "the pool reached {ratio:.3}x of raw sockets");
+    client.close().await;
+}

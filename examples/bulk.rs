@@ -47,7 +47,9 @@ fn parse_args() -> Result<Args, String> {
             "--connections" => args.connections = value("--connections")?,
             "--singles" => args.singles = value("--singles")?,
             "-h" | "--help" => {
-                return Err("usage: bulk [--jobs N] [--window W] [--connections C] [--singles M]".into());
+                return Err(
+                    "usage: bulk [--jobs N] [--window W] [--connections C] [--singles M]".into(),
+                );
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }

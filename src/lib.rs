@@ -1,5 +1,5 @@
 //! A sans-IO implementation of KCP, the text protocol of the
-//! [Kairoi](https://github.com/kairoi-rs/kairoi) time-based job scheduler.
+//! [Kairoi](https://github.com/emerick42/kairoi) time-based job scheduler.
 //!
 //! Applications send a Kairoi server *rules* (which runner handles which
 //! job-identifier prefix) and *jobs* (an identifier and a UTC time). This

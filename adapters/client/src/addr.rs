@@ -137,13 +137,27 @@ mod tests {
     #[test]
     fn literals_are_parsed_and_names_kept() {
         let ip: SocketAddr = "127.0.0.1:5678".parse().unwrap();
-        assert_eq!(ServerAddr::from("127.0.0.1:5678"), ServerAddr::Resolved(vec![ip]));
-        assert_eq!(ServerAddr::from(("127.0.0.1", 5678)), ServerAddr::Resolved(vec![ip]));
+        assert_eq!(
+            ServerAddr::from("127.0.0.1:5678"),
+            ServerAddr::Resolved(vec![ip])
+        );
+        assert_eq!(
+            ServerAddr::from(("127.0.0.1", 5678)),
+            ServerAddr::Resolved(vec![ip])
+        );
         let host = ServerAddr::from(("localhost", 5678));
         assert_eq!(host.host(), Some("localhost:5678"));
         assert!(!host.resolve_blocking().unwrap().is_empty());
-        assert_eq!(ServerAddr::from(vec![ip, ip]).to_string(), "[127.0.0.1:5678, 127.0.0.1:5678]");
-        let none = ServerAddr::Resolved(Vec::new()).resolve_blocking().unwrap_err();
-        assert!(none.to_string().contains("resolved to no address"), "{none}");
+        assert_eq!(
+            ServerAddr::from(vec![ip, ip]).to_string(),
+            "[127.0.0.1:5678, 127.0.0.1:5678]"
+        );
+        let none = ServerAddr::Resolved(Vec::new())
+            .resolve_blocking()
+            .unwrap_err();
+        assert!(
+            none.to_string().contains("resolved to no address"),
+            "{none}"
+        );
     }
 }

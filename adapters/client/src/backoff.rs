@@ -114,7 +114,11 @@ mod tests {
         let waits: Vec<Duration> = (0..200).map(|_| b.wait(4)).collect();
         assert!(waits.iter().all(|w| (400..=800).contains(&w.as_millis())));
         let distinct: std::collections::HashSet<_> = waits.iter().collect();
-        assert!(distinct.len() > 100, "only {} distinct waits", distinct.len());
+        assert!(
+            distinct.len() > 100,
+            "only {} distinct waits",
+            distinct.len()
+        );
     }
 
     #[test]
@@ -126,7 +130,9 @@ mod tests {
         r.failed(now, &b);
         r.failed(now, &b);
         let next = r.next_attempt().unwrap();
-        assert!(next >= now + Duration::from_millis(100) && next <= now + Duration::from_millis(200));
+        assert!(
+            next >= now + Duration::from_millis(100) && next <= now + Duration::from_millis(200)
+        );
         r.succeeded();
         assert_eq!(r.next_attempt(), None);
     }

@@ -171,7 +171,9 @@ pub enum Cause {
     /// from the server for a whole request timeout: the server is hung, or
     /// does not read. The connection was dropped and is replaced by the
     /// next request.
-    #[error("nothing read from the server for {waited:?} while requests were active, connection dropped")]
+    #[error(
+        "nothing read from the server for {waited:?} while requests were active, connection dropped"
+    )]
     Stalled {
         /// How long nothing was read.
         waited: Duration,

@@ -51,6 +51,24 @@ impl Settings {
     pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
     /// Default window: 1,024 requests per connection.
     pub const DEFAULT_WINDOW: usize = 1024;
+    /// The most connections a client may have: 1,024.
+    pub const MAX_CONNECTIONS: usize = 1024;
+
+    /// Checks what `connect` cannot take: a clear error naming the value
+    /// and the limit.
+    pub fn check(&self) -> std::io::Result<()> {
+        if self.connections > Self::MAX_CONNECTIONS {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} connections asked for, at most {} allowed",
+                    self.connections,
+                    Self::MAX_CONNECTIONS
+                ),
+            ));
+        }
+        Ok(())
+    }
 
     /// The window: the most requests in flight at once on each connection
     /// (at least 1).
@@ -124,7 +142,8 @@ macro_rules! builder_options {
         }
 
         /// How many connections the client spreads requests over (at
-        /// least 1). The reference server scales with connections.
+        /// least 1, at most [`Settings::MAX_CONNECTIONS`](crate::Settings::MAX_CONNECTIONS), else `connect`
+        /// fails). The reference server scales with connections.
         /// Default: 1.
         #[must_use]
         pub fn connections(mut self, count: usize) -> Self {
@@ -135,7 +154,10 @@ macro_rules! builder_options {
         /// The longest wait for one connection attempt, per address.
         /// Default: 10 s. `None` or `Duration::MAX`: no limit.
         #[must_use]
-        pub fn connect_timeout(mut self, timeout: impl Into<Option<::std::time::Duration>>) -> Self {
+        pub fn connect_timeout(
+            mut self,
+            timeout: impl Into<Option<::std::time::Duration>>,
+        ) -> Self {
             self.settings.connect_timeout = timeout.into();
             self
         }
@@ -153,7 +175,10 @@ macro_rules! builder_options {
         ///   for this long is declared dead and replaced
         ///   ([`Cause::Stalled`](crate::Cause::Stalled)).
         #[must_use]
-        pub fn request_timeout(mut self, timeout: impl Into<Option<::std::time::Duration>>) -> Self {
+        pub fn request_timeout(
+            mut self,
+            timeout: impl Into<Option<::std::time::Duration>>,
+        ) -> Self {
             self.settings.request_timeout = timeout.into();
             self
         }
@@ -180,7 +205,11 @@ macro_rules! builder_options {
         /// is held while waiting, and a single call never waits past its
         /// request timeout.
         #[must_use]
-        pub fn reconnect_backoff(mut self, min: ::std::time::Duration, max: ::std::time::Duration) -> Self {
+        pub fn reconnect_backoff(
+            mut self,
+            min: ::std::time::Duration,
+            max: ::std::time::Duration,
+        ) -> Self {
             self.settings.backoff = $crate::Backoff::new(min, max);
             self
         }

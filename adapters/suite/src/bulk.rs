@@ -53,9 +53,17 @@ pub async fn a_million_requests_through_execute_all_all_ok<R: Runtime + Default>
     let results = client.execute_all((0..COUNT).map(|n| job(n, when))).await;
     let took = start.elapsed();
     assert_eq!(results.len(), COUNT);
-    let failed: Vec<_> = results.iter().enumerate().filter(|(_, r)| r.is_err()).take(3).collect();
+    let failed: Vec<_> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .take(3)
+        .collect();
     assert!(failed.is_empty(), "{failed:?}");
-    assert!(took > TIMEOUT, "the batch must outlast one request timeout: {took:?}");
+    assert!(
+        took > TIMEOUT,
+        "the batch must outlast one request timeout: {took:?}"
+    );
     println!("{COUNT} requests in {took:?} through execute_all, all Ok");
 }
 
@@ -71,7 +79,9 @@ pub async fn a_million_lazy_requests_stream_in_a_windows_memory<R: Runtime + Def
         .unwrap();
     let when = crate::support::later();
     // Warm up: the connection's buffers at their working size.
-    client.execute_each((0..10_000).map(|n| job(n, when)), |_, r| r.unwrap()).await;
+    client
+        .execute_each((0..10_000).map(|n| job(n, when)), |_, r| r.unwrap())
+        .await;
     let before = resident();
     let mut peak = before;
     let mut ok = 0usize;
@@ -87,11 +97,17 @@ pub async fn a_million_lazy_requests_stream_in_a_windows_memory<R: Runtime + Def
         .await;
     let took = start.elapsed();
     assert_eq!(ok, COUNT);
-    assert!(took > TIMEOUT, "the batch must outlast one request timeout: {took:?}");
+    assert!(
+        took > TIMEOUT,
+        "the batch must outlast one request timeout: {took:?}"
+    );
     match (before, peak) {
         (Some(before), Some(peak)) => {
             let grew = peak.saturating_sub(before);
-            println!("{COUNT} lazy requests in {took:?}; resident memory grew by {} KiB", grew / 1024);
+            println!(
+                "{COUNT} lazy requests in {took:?}; resident memory grew by {} KiB",
+                grew / 1024
+            );
             // A million requests held at once would take hundreds of MB.
             assert!(grew < 32 << 20, "grew by {} KiB", grew / 1024);
         }

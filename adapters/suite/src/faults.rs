@@ -11,7 +11,9 @@ use crate::support::{batch, client_for, later, sleep, tally};
 /// Answers later than the timeout: every request times out, and the
 /// connection, which read nothing for a request timeout, is replaced.
 /// The late answers never reach the new requests.
-pub async fn delayed_responses_time_out_and_the_quiet_connection_is_replaced<R: Runtime + Default>() {
+pub async fn delayed_responses_time_out_and_the_quiet_connection_is_replaced<
+    R: Runtime + Default,
+>() {
     let server = TestServer::start().unwrap();
     let client = client_for::<R>(&server, Duration::from_millis(100)).await;
     server.faults().set_delay(Duration::from_millis(400));
@@ -40,7 +42,10 @@ pub async fn close_after_n_requests_then_reconnect<R: Runtime + Default>() {
     let connections = server.connections_accepted();
     assert!(t.ok <= 10 * connections, "{connections} connections: {t:?}");
     assert_eq!(t.rejected + t.timed_out, 0, "{t:?}");
-    assert!(t.not_sent + t.unknown >= 1, "the connection closed mid-batch: {t:?}");
+    assert!(
+        t.not_sent + t.unknown >= 1,
+        "the connection closed mid-batch: {t:?}"
+    );
     server.faults().clear();
     let t = tally(&client.execute_all(batch("b", 50)).await);
     assert_eq!(t.ok, 50, "{t:?}");
@@ -121,7 +126,11 @@ pub async fn a_server_that_stops_reading_gives_outcomes_not_a_hang<R: Runtime + 
     let t = tally(&results);
     assert_eq!(t.ok + t.rejected, 0, "{t:?}");
     assert!(t.timed_out >= 1, "{t:?}");
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
     server.faults().clear();
     let t = tally(&client.execute_all(batch("after", 20)).await);
     assert_eq!(t.ok, 20, "{t:?}");

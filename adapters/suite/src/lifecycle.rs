@@ -18,7 +18,11 @@ pub async fn cancelled_after_the_write_never_steals_a_later_reply<R: Runtime + D
         .faults()
         .reject_when(|i| matches!(i, Instruction::Set { job, .. } if job.as_str() == "cancelled"));
     // Written, then given up: the server still applies it later.
-    let gave_up = timeout::<R, _>(Duration::from_millis(50), client.set_job("cancelled", later())).await;
+    let gave_up = timeout::<R, _>(
+        Duration::from_millis(50),
+        client.set_job("cancelled", later()),
+    )
+    .await;
     assert!(gave_up.is_none());
     server.faults().set_delay(Duration::ZERO);
     // The late ERROR for "cancelled" arrives while these wait; none of
@@ -33,29 +37,47 @@ pub async fn cancelled_after_the_write_never_steals_a_later_reply<R: Runtime + D
 /// A request given up while it waits for room is never sent.
 pub async fn cancelled_before_the_write_is_withdrawn<R: Runtime + Default>() {
     let server = TestServer::start().unwrap();
-    let client = Client::<R>::builder().window(1).connect(server.addr()).await.unwrap();
+    let client = Client::<R>::builder()
+        .window(1)
+        .connect(server.addr())
+        .await
+        .unwrap();
     server.faults().set_delay(Duration::from_millis(300));
     let first = {
         let client = client.clone();
         spawn::<R, _>(async move { client.set_job("first", later()).await })
     };
-    eventually::<R>(Duration::from_secs(5), "first request written", || server.requests_received() == 1).await;
+    eventually::<R>(Duration::from_secs(5), "first request written", || {
+        server.requests_received() == 1
+    })
+    .await;
     // The window holds one request: this one waits in the driver, unsent.
-    let second = timeout::<R, _>(Duration::from_millis(50), client.set_job("withdrawn", later())).await;
+    let second = timeout::<R, _>(
+        Duration::from_millis(50),
+        client.set_job("withdrawn", later()),
+    )
+    .await;
     assert!(second.is_none());
     first.join().await.unwrap();
     server.faults().clear();
     client.set_job("third", later()).await.unwrap();
     assert!(server.job("first").is_some());
     assert!(server.job("third").is_some());
-    assert!(server.job("withdrawn").is_none(), "a withdrawn request reached the server");
+    assert!(
+        server.job("withdrawn").is_none(),
+        "a withdrawn request reached the server"
+    );
     assert_eq!(server.requests_received(), 2);
 }
 
 /// `in_flight` counts requests written and requests waiting for room.
 pub async fn in_flight_counts_queued_and_written_requests<R: Runtime + Default>() {
     let server = TestServer::start().unwrap();
-    let client = Client::<R>::builder().window(2).connect(server.addr()).await.unwrap();
+    let client = Client::<R>::builder()
+        .window(2)
+        .connect(server.addr())
+        .await
+        .unwrap();
     server.faults().set_delay(Duration::from_millis(300));
     let tasks: Vec<_> = (0..5)
         .map(|n| {
@@ -64,7 +86,10 @@ pub async fn in_flight_counts_queued_and_written_requests<R: Runtime + Default>(
         })
         .collect();
     // Two written, three waiting for room in the window.
-    eventually::<R>(Duration::from_secs(5), "five in flight", || client.in_flight() == 5).await;
+    eventually::<R>(Duration::from_secs(5), "five in flight", || {
+        client.in_flight() == 5
+    })
+    .await;
     assert_eq!(server.requests_received(), 2);
     for task in tasks {
         task.join().await.unwrap();
@@ -83,7 +108,10 @@ pub async fn close_waits_for_requests_in_flight<R: Runtime + Default>() {
             spawn::<R, _>(async move { client.set_job(format!("c{n}"), later()).await })
         })
         .collect();
-    eventually::<R>(Duration::from_secs(5), "all received", || server.requests_received() == 50).await;
+    eventually::<R>(Duration::from_secs(5), "all received", || {
+        server.requests_received() == 50
+    })
+    .await;
     client.close().await;
     for task in tasks {
         task.join().await.unwrap();
@@ -110,10 +138,17 @@ pub async fn close_past_its_deadline_ends_requests_as_unknown<R: Runtime + Defau
         let client = client.clone();
         spawn::<R, _>(async move { client.set_job("slow", later()).await })
     };
-    eventually::<R>(Duration::from_secs(5), "received", || server.requests_received() == 1).await;
+    eventually::<R>(Duration::from_secs(5), "received", || {
+        server.requests_received() == 1
+    })
+    .await;
     let start = Instant::now();
     client.close().await;
-    assert!(start.elapsed() < Duration::from_millis(1500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
     let err = task.join().await.unwrap_err();
     assert!(err.is_unknown(), "{err:?}");
 }
@@ -129,9 +164,16 @@ pub async fn dropping_the_close_future_does_not_cut_requests_off<R: Runtime + De
             spawn::<R, _>(async move { client.set_job(format!("d{n}"), later()).await })
         })
         .collect();
-    eventually::<R>(Duration::from_secs(5), "received", || server.requests_received() == 10).await;
+    eventually::<R>(Duration::from_secs(5), "received", || {
+        server.requests_received() == 10
+    })
+    .await;
     // Stop waiting for the close long before the responses come.
-    assert!(timeout::<R, _>(Duration::from_millis(20), client.close()).await.is_none());
+    assert!(
+        timeout::<R, _>(Duration::from_millis(20), client.close())
+            .await
+            .is_none()
+    );
     for task in tasks {
         task.join().await.unwrap();
     }
@@ -146,12 +188,15 @@ pub async fn dropping_the_client_lets_the_driver_finish<R: Runtime + Default>() 
         client.set_job("one", later()).await.unwrap();
         // Written, given up, and still on its way when the client goes.
         server.faults().set_delay(Duration::from_millis(200));
-        let gave_up = timeout::<R, _>(Duration::from_millis(50), client.set_job("two", later())).await;
+        let gave_up =
+            timeout::<R, _>(Duration::from_millis(50), client.set_job("two", later())).await;
         assert!(gave_up.is_none());
     }
-    eventually::<R>(Duration::from_secs(5), "driver closed its connection", || {
-        server.connections_open() == 0
-    })
+    eventually::<R>(
+        Duration::from_secs(5),
+        "driver closed its connection",
+        || server.connections_open() == 0,
+    )
     .await;
     assert!(server.job("two").is_some());
 }
@@ -167,7 +212,10 @@ pub async fn reconnects_after_the_server_drops_the_connection<R: Runtime + Defau
     // The server answers one request, then drops the connection.
     server.faults().set_close_after(Some(1));
     client.set_job("before", later()).await.unwrap();
-    eventually::<R>(Duration::from_secs(5), "connection dropped", || server.connections_open() == 0).await;
+    eventually::<R>(Duration::from_secs(5), "connection dropped", || {
+        server.connections_open() == 0
+    })
+    .await;
     server.faults().clear();
     // The first request after the drop may find the dead connection; it
     // is reported, never retried silently. The next one reconnects.
@@ -221,7 +269,10 @@ pub async fn failed_attempts_back_off_and_calls_fail_fast_meanwhile<R: Runtime +
     let restarted = TestServer::builder().listen(addr).start().unwrap();
     let start = Instant::now();
     let err = client.set_job("during", later()).await.unwrap_err();
-    assert!(err.is_not_sent() && matches!(err.cause(), Some(kairoi_client::Cause::Connect { .. })), "{err:?}");
+    assert!(
+        err.is_not_sent() && matches!(err.cause(), Some(kairoi_client::Cause::Connect { .. })),
+        "{err:?}"
+    );
     assert!(start.elapsed() < min / 2, "{:?}", start.elapsed());
     assert_eq!(restarted.connections_accepted(), 0);
     // Once the backoff has passed, the next request connects.
@@ -249,7 +300,10 @@ pub async fn retry_policy_resends_not_sent_requests<R: Runtime + Default>() {
         let client = client.clone();
         spawn::<R, _>(async move { client.set_job("written", later()).await })
     };
-    eventually::<R>(Duration::from_secs(5), "written", || first.requests_received() == 1).await;
+    eventually::<R>(Duration::from_secs(5), "written", || {
+        first.requests_received() == 1
+    })
+    .await;
     // The window is full: this one waits in the driver, unsent.
     let queued = {
         let client = client.clone();
@@ -279,7 +333,10 @@ pub async fn retry_policy_can_resend_requests_of_unknown_outcome<R: Runtime + De
     // Each connection answers one request, then closes.
     server.faults().set_close_after(Some(1));
     let results = client
-        .execute_all([Instruction::set("r0", later()), Instruction::set("r1", later())])
+        .execute_all([
+            Instruction::set("r0", later()),
+            Instruction::set("r1", later()),
+        ])
         .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert!(server.job("r1").is_some());
@@ -290,6 +347,16 @@ pub async fn retry_policy_can_resend_requests_of_unknown_outcome<R: Runtime + De
 /// exactly once, and nothing panics.
 pub async fn extreme_settings_never_panic<R: Runtime + Default>() {
     let server = TestServer::start().unwrap();
+    let err = Client::<R>::builder()
+        .connections(usize::MAX)
+        .connect(server.addr())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("18446744073709551615 connections asked for, at most 1024"),
+        "{err}"
+    );
     let durations = [
         Some(Duration::ZERO),
         Some(Duration::from_nanos(1)),
@@ -299,7 +366,9 @@ pub async fn extreme_settings_never_panic<R: Runtime + Default>() {
     ];
     for (n, d) in durations.into_iter().enumerate() {
         for window in [0, 1, usize::MAX] {
-            let config = Config::default().with_max_message_len(usize::MAX).with_max_arguments(usize::MAX);
+            let config = Config::default()
+                .with_max_message_len(usize::MAX)
+                .with_max_arguments(usize::MAX);
             let built = Client::<R>::builder()
                 .config(config)
                 .window(window)
@@ -314,12 +383,17 @@ pub async fn extreme_settings_never_panic<R: Runtime + Default>() {
             let client = built.unwrap();
             let mut seen = [0usize; 5];
             client
-                .execute_each(crate::support::batch(&format!("x{n}.{window}"), 5), |i, _| seen[i] += 1)
+                .execute_each(
+                    crate::support::batch(&format!("x{n}.{window}"), 5),
+                    |i, _| seen[i] += 1,
+                )
                 .await;
             assert_eq!(seen, [1; 5], "{d:?} {window}");
             // A zero timeout may end it before its answer, or find the
             // connection dropped as quiet: any outcome, but one.
-            let _ = client.set_job(format!("single.{n}.{window}"), later()).await;
+            let _ = client
+                .set_job(format!("single.{n}.{window}"), later())
+                .await;
             let _ = timeout::<R, _>(Duration::from_secs(5), client.close()).await;
         }
     }
@@ -341,7 +415,9 @@ pub async fn a_host_name_is_resolved_again_on_reconnect<R: Runtime + Default>() 
     client.set_job("again", later()).await.unwrap();
     assert_eq!(server.connections_accepted(), 2);
     // A name that resolves to nothing is reported with the name.
-    let err = Client::<R>::connect("no-such-host.invalid:5678").await.unwrap_err();
+    let err = Client::<R>::connect("no-such-host.invalid:5678")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no-such-host.invalid"), "{err}");
 }
 
@@ -355,7 +431,10 @@ pub async fn over_a_caller_connected_transport<R: Runtime + Default>() {
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(client.in_flight(), 0);
     client.close().await;
-    eventually::<R>(Duration::from_secs(5), "closed", || server.connections_open() == 0).await;
+    eventually::<R>(Duration::from_secs(5), "closed", || {
+        server.connections_open() == 0
+    })
+    .await;
     let err = client.set_job("closed", later()).await.unwrap_err();
     assert!(err.is_not_sent(), "{err:?}");
     assert_eq!(server.connections_accepted(), 1);
@@ -368,7 +447,10 @@ pub async fn a_transport_that_ends_is_not_replaced<R: Runtime + Default>() {
     let stream = R::default().connect(server.addr(), true).await.unwrap();
     let client = Client::with_transport(stream, Client::<R>::builder());
     client.set_job("one", later()).await.unwrap();
-    eventually::<R>(Duration::from_secs(5), "closed", || server.connections_open() == 0).await;
+    eventually::<R>(Duration::from_secs(5), "closed", || {
+        server.connections_open() == 0
+    })
+    .await;
     server.faults().clear();
     // The first may still find the connection ending.
     for _ in 0..3 {

@@ -23,7 +23,10 @@ fn server(case: &str) -> Option<String> {
 }
 
 fn runtime<R>() -> &'static str {
-    std::any::type_name::<R>().rsplit("::").next().unwrap_or("?")
+    std::any::type_name::<R>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("?")
 }
 
 /// How many jobs [`a_quarter_million_jobs_in_one_batch_all_ok`] sends.
@@ -46,14 +49,22 @@ pub async fn a_quarter_million_jobs_in_one_batch_all_ok<R: Runtime + Default>() 
         .execute_all((0..BIG).map(|n| Instruction::set(format!("live.{tag}.big.{n}"), later())))
         .await;
     let secs = start.elapsed().as_secs_f64();
-    let failed: Vec<_> = results.iter().enumerate().filter(|(_, r)| r.is_err()).collect();
+    let failed: Vec<_> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .collect();
     println!(
         "live ({}): {BIG} jobs in {secs:.2} s: {:.0} jobs/s, {} failed",
         runtime::<R>(),
         BIG as f64 / secs,
         failed.len()
     );
-    assert!(failed.is_empty(), "first failures: {:?}", &failed[..failed.len().min(3)]);
+    assert!(
+        failed.is_empty(),
+        "first failures: {:?}",
+        &failed[..failed.len().min(3)]
+    );
     client.close().await;
 }
 
@@ -125,7 +136,12 @@ pub async fn a_pool_of_four_keeps_up_with_four_raw_sockets<R: Runtime + Default>
                 assert!(results.iter().all(Result::is_ok));
                 pooled += start.elapsed();
             } else {
-                raw += raw_sockets(&addr, SOCKETS, PER_TURN / SOCKETS, &format!("{tag}.{round}"));
+                raw += raw_sockets(
+                    &addr,
+                    SOCKETS,
+                    PER_TURN / SOCKETS,
+                    &format!("{tag}.{round}"),
+                );
             }
         }
     }

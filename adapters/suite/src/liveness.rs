@@ -40,7 +40,11 @@ pub async fn a_server_that_reads_but_never_answers_is_replaced<R: Runtime + Defa
     for n in 0..20 {
         client.set_job(format!("after.{n}"), later()).await.unwrap();
     }
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(server.connections_accepted(), 2);
 }
 
@@ -69,7 +73,10 @@ pub async fn twelve_callers_to_a_refused_port_end_within_their_timeout<R: Runtim
         let (took, result) = task.join().await;
         let err = result.unwrap_err();
         assert!(err.is_not_sent() || err.is_unknown(), "{err:?}");
-        assert!(took < timeout + Duration::from_millis(500), "ended after {took:?}: {err:?}");
+        assert!(
+            took < timeout + Duration::from_millis(500),
+            "ended after {took:?}: {err:?}"
+        );
     }
 }
 
@@ -77,7 +84,9 @@ pub async fn twelve_callers_to_a_refused_port_end_within_their_timeout<R: Runtim
 /// ends, within a request timeout and a slack.
 pub async fn three_thousand_tasks_end_when_the_server_stops<R: Runtime + Default>() {
     let server = TestServer::start().unwrap();
-    server.faults().set_per_request_cost(Duration::from_micros(200));
+    server
+        .faults()
+        .set_per_request_cost(Duration::from_micros(200));
     let timeout = Duration::from_secs(2);
     let client = Client::<R>::builder()
         .request_timeout(timeout)
@@ -102,7 +111,10 @@ pub async fn three_thousand_tasks_end_when_the_server_stops<R: Runtime + Default
         results.push(task.join().await);
     }
     let took = stopped.elapsed();
-    assert!(took < timeout + Duration::from_secs(1), "the last ended after {took:?}");
+    assert!(
+        took < timeout + Duration::from_secs(1),
+        "the last ended after {took:?}"
+    );
     let t = tally(&results);
     assert_eq!(t.ok + t.timed_out + t.not_sent + t.unknown, 3000, "{t:?}");
     assert!(t.ok > 0 && t.ok < 3000, "{t:?}");
@@ -142,13 +154,22 @@ pub async fn a_server_restarted_mid_batch_ends_every_request_once<R: Runtime + D
             }
         })
         .await;
-    let results: Vec<_> = results.into_iter().map(|r| r.expect("every position reported")).collect();
+    let results: Vec<_> = results
+        .into_iter()
+        .map(|r| r.expect("every position reported"))
+        .collect();
     let t = tally(&results);
     assert_eq!(t.ok + t.not_sent + t.unknown, n, "{t:?}");
-    assert!(t.unknown + t.not_sent >= 1, "the restart cut the batch: {t:?}");
+    assert!(
+        t.unknown + t.not_sent >= 1,
+        "the restart cut the batch: {t:?}"
+    );
     let second = second.expect("restarted");
     let on_second: HashSet<String> = second.jobs().into_iter().map(|j| j.id).collect();
-    assert!(!on_second.is_empty(), "the batch went on after the restart: {t:?}");
+    assert!(
+        !on_second.is_empty(),
+        "the batch went on after the restart: {t:?}"
+    );
     for (i, r) in results.iter().enumerate() {
         let id = format!("restart.{i}");
         match r {

@@ -70,7 +70,10 @@ pub async fn shuffled_responses_reach_their_own_callers<R: Runtime + Default>() 
     assert_eq!(results.len(), 2000);
     for (n, result) in results.iter().enumerate() {
         if n % 3 == 0 {
-            assert!(result.as_ref().unwrap_err().is_rejected(), "{n}: {result:?}");
+            assert!(
+                result.as_ref().unwrap_err().is_rejected(),
+                "{n}: {result:?}"
+            );
         } else {
             assert!(result.is_ok(), "{n}: {result:?}");
         }
@@ -82,15 +85,26 @@ pub async fn execute_all_keeps_input_order_through_a_small_window<R: Runtime + D
     let server = TestServer::start().unwrap();
     server.faults().set_shuffle(true);
     server.faults().reject_every(7);
-    let client = Client::<R>::builder().window(16).connect(server.addr()).await.unwrap();
+    let client = Client::<R>::builder()
+        .window(16)
+        .connect(server.addr())
+        .await
+        .unwrap();
     let results = client
         .execute_all((0..5000).map(|n| Instruction::set(format!("j{n}"), later())))
         .await;
     let t = tally(&results);
     assert_eq!(t.ok + t.rejected, 5000);
-    assert!(t.rejected >= 700, "every seventh valid request is rejected: {t:?}");
+    assert!(
+        t.rejected >= 700,
+        "every seventh valid request is rejected: {t:?}"
+    );
     for (n, result) in results.iter().enumerate() {
-        assert_eq!(result.is_ok(), server.job(&format!("j{n}")).is_some(), "{n}: {result:?}");
+        assert_eq!(
+            result.is_ok(),
+            server.job(&format!("j{n}")).is_some(),
+            "{n}: {result:?}"
+        );
     }
 }
 
@@ -135,20 +149,29 @@ pub async fn execute_each_reports_each_position_once<R: Runtime + Default>() {
 pub async fn typed_raw_and_rule_requests<R: Runtime + Default>() {
     let server = TestServer::start().unwrap();
     let client = Client::<R>::connect(server.addr()).await.unwrap();
-    client.set_rule("r", "app.", Runner::shell("run.sh")).await.unwrap();
+    client
+        .set_rule("r", "app.", Runner::shell("run.sh"))
+        .await
+        .unwrap();
     assert_eq!(server.rules().len(), 1);
     client
         .set_job("app.\"quoted\" job\nwith a line feed", later())
         .await
         .unwrap();
     assert!(server.job("app.\"quoted\" job\nwith a line feed").is_some());
-    client.execute(&Instruction::set("typed", later())).await.unwrap();
+    client
+        .execute(&Instruction::set("typed", later()))
+        .await
+        .unwrap();
     assert!(server.job("typed").is_some());
     let unknown = client.execute_arguments(["UNSET", "x"]).await;
     assert!(unknown.unwrap_err().is_rejected());
     let empty: [&str; 0] = [];
     let invalid = client.execute_arguments(empty).await.unwrap_err();
-    assert!(invalid.is_invalid() && !invalid.is_safe_to_retry(), "{invalid:?}");
+    assert!(
+        invalid.is_invalid() && !invalid.is_safe_to_retry(),
+        "{invalid:?}"
+    );
 }
 
 async fn time_batch<R: Runtime + Default>(server: &TestServer, connections: usize) -> Duration {
@@ -171,9 +194,14 @@ async fn time_batch<R: Runtime + Default>(server: &TestServer, connections: usiz
 /// pool of four finishes a batch sooner than one connection.
 pub async fn a_pool_of_four_beats_one_connection<R: Runtime + Default>() {
     let server = TestServer::start().unwrap();
-    server.faults().set_per_request_cost(Duration::from_millis(2));
+    server
+        .faults()
+        .set_per_request_cost(Duration::from_millis(2));
     let one = time_batch::<R>(&server, 1).await;
     let four = time_batch::<R>(&server, 4).await;
-    assert!(four < one, "pool of 4 took {four:?}, one connection {one:?}");
+    assert!(
+        four < one,
+        "pool of 4 took {four:?}, one connection {one:?}"
+    );
     assert_eq!(server.connections_accepted(), 5);
 }

@@ -67,7 +67,11 @@ pub async fn timeout<R: Runtime + Default, F: Future>(d: Duration, f: F) -> Opti
 
 /// Waits until `done()` holds, checking every few milliseconds; fails the
 /// test after `limit`.
-pub async fn eventually<R: Runtime + Default>(limit: Duration, what: &str, done: impl Fn() -> bool) {
+pub async fn eventually<R: Runtime + Default>(
+    limit: Duration,
+    what: &str,
+    done: impl Fn() -> bool,
+) {
     let deadline = Instant::now() + limit;
     while !done() {
         assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
@@ -81,7 +85,10 @@ pub struct Task<T>(async_channel::Receiver<T>);
 impl<T> Task<T> {
     /// The task's output.
     pub async fn join(self) -> T {
-        self.0.recv().await.expect("the task ended without an output")
+        self.0
+            .recv()
+            .await
+            .expect("the task ended without an output")
     }
 }
 

@@ -140,6 +140,7 @@ impl<R: Runtime> Client<R> {
     }
 
     pub(crate) async fn start(builder: ClientBuilder<R>, target: ServerAddr) -> io::Result<Self> {
+        builder.settings.check()?;
         let count = builder.settings.connections.max(1);
         let slots = (0..count).map(|_| Arc::new(Slot::default())).collect();
         let client = Client::new(builder, Some(target), slots);
@@ -189,7 +190,11 @@ impl<R: Runtime> Client<R> {
     /// # Cancel safety
     ///
     /// As for [`Client::execute`].
-    pub async fn set_job(&self, job: impl Into<Text>, execution: DateTime) -> Result<(), RequestError> {
+    pub async fn set_job(
+        &self,
+        job: impl Into<Text>,
+        execution: DateTime,
+    ) -> Result<(), RequestError> {
         self.execute(&Instruction::set(job, execution)).await
     }
 
@@ -205,7 +210,8 @@ impl<R: Runtime> Client<R> {
         pattern: impl Into<Text>,
         runner: Runner,
     ) -> Result<(), RequestError> {
-        self.execute(&Instruction::rule_set(rule, pattern, runner)).await
+        self.execute(&Instruction::rule_set(rule, pattern, runner))
+            .await
     }
 
     /// Sends a batch of any size, pipelined over the pool, and returns one
@@ -232,7 +238,11 @@ impl<R: Runtime> Client<R> {
         // `execute_each` reports every position exactly once.
         results
             .into_iter()
-            .map(|r| r.unwrap_or(Err(RequestError::NotSent { cause: Cause::Closed })))
+            .map(|r| {
+                r.unwrap_or(Err(RequestError::NotSent {
+                    cause: Cause::Closed,
+                }))
+            })
             .collect()
     }
 
@@ -292,7 +302,10 @@ impl<R: Runtime> Client<R> {
                     let body = body.clone();
                     let backoff = retry.backoff();
                     if !backoff.is_zero() {
-                        self.shared.rt.timer(instant_after(Instant::now(), backoff)).await;
+                        self.shared
+                            .rt
+                            .timer(instant_after(Instant::now(), backoff))
+                            .await;
                     }
                     self.submit_batch(index, body, &tx).await;
                     outstanding += 1;
@@ -384,7 +397,9 @@ impl<R: Runtime> Client<R> {
                 // The driver answers every request it took; a lost reply
                 // means the driver itself is gone, after the request may
                 // have been written.
-                result.unwrap_or(Err(RequestError::Unknown { cause: Cause::Closed }))
+                result.unwrap_or(Err(RequestError::Unknown {
+                    cause: Cause::Closed,
+                }))
             }
             // Dropping `pending` withdraws the request, or abandons it if
             // it was written.
@@ -395,9 +410,17 @@ impl<R: Runtime> Client<R> {
     }
 
     /// A batch request: its result goes to `tx`, whatever happens.
-    async fn submit_batch(&self, index: usize, body: Body, tx: &Sender<(usize, Result<(), RequestError>)>) {
+    async fn submit_batch(
+        &self,
+        index: usize,
+        body: Body,
+        tx: &Sender<(usize, Result<(), RequestError>)>,
+    ) {
         let until = self.shared.settings.request_deadline(Instant::now());
-        let to = To::Batch { tx: tx.clone(), index };
+        let to = To::Batch {
+            tx: tx.clone(),
+            index,
+        };
         if let Err(e) = self.submit(body, until, to).await {
             let _ = tx.try_send((index, Err(e)));
         }
@@ -413,7 +436,9 @@ impl<R: Runtime> Client<R> {
     ) -> Result<(Sender<Command>, u64), RequestError> {
         let shared = &self.shared;
         if self.is_closed() {
-            return Err(RequestError::NotSent { cause: Cause::Closed });
+            return Err(RequestError::NotSent {
+                cause: Cause::Closed,
+            });
         }
         let slot = self.pick();
         let commands = slot
@@ -427,7 +452,9 @@ impl<R: Runtime> Client<R> {
             reply: Reply::new(to, &slot.load),
         };
         if commands.try_send(Command::Send(Box::new(job))).is_err() {
-            return Err(RequestError::NotSent { cause: Cause::Closed });
+            return Err(RequestError::NotSent {
+                cause: Cause::Closed,
+            });
         }
         Ok((commands, ticket))
     }

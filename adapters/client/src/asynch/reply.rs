@@ -68,8 +68,10 @@ impl mux::Reply for Reply {
 
     fn admitted(&mut self, id: RequestId, queued: Duration) {
         self.span.record("id", tracing::field::display(id));
-        self.span
-            .record("queue_us", u64::try_from(queued.as_micros()).unwrap_or(u64::MAX));
+        self.span.record(
+            "queue_us",
+            u64::try_from(queued.as_micros()).unwrap_or(u64::MAX),
+        );
         self.sent_at = Some(Instant::now());
     }
 
@@ -104,7 +106,12 @@ impl Drop for Reply {
     fn drop(&mut self) {
         self.load = None;
         if let Some(to) = self.to.take() {
-            send(to, Err(RequestError::Unknown { cause: Cause::Closed }));
+            send(
+                to,
+                Err(RequestError::Unknown {
+                    cause: Cause::Closed,
+                }),
+            );
         }
     }
 }

@@ -134,14 +134,23 @@ impl Slot {
             return not_sent(Cause::Closed);
         };
         if let Some(cause) = &state.last_error {
-            let backing_off = state.reconnect.next_attempt().is_some_and(|t| t > Instant::now());
+            let backing_off = state
+                .reconnect
+                .next_attempt()
+                .is_some_and(|t| t > Instant::now());
             if waited || backing_off {
                 return not_sent(cause.clone());
             }
         }
         let (tx, rx) = async_channel::bounded::<()>(1);
         state.link = Link::Connecting(rx.clone());
-        let task = attempt(self.clone(), rt.clone(), target.clone(), settings.clone(), tx);
+        let task = attempt(
+            self.clone(),
+            rt.clone(),
+            target.clone(),
+            settings.clone(),
+            tx,
+        );
         rt.spawn(Box::pin(task));
         Ok(Found::Wait(rx))
     }
@@ -213,7 +222,11 @@ async fn attempt<R: Runtime>(
 }
 
 /// Connects to the first address that answers within the timeout.
-async fn open<R: Runtime>(rt: &R, target: &ServerAddr, settings: &Settings) -> Result<R::Stream, Cause> {
+async fn open<R: Runtime>(
+    rt: &R,
+    target: &ServerAddr,
+    settings: &Settings,
+) -> Result<R::Stream, Cause> {
     let connect_error = |addr: String, error: std::io::Error| Cause::Connect {
         addr,
         error: Arc::new(error),
@@ -239,7 +252,10 @@ async fn open<R: Runtime>(rt: &R, target: &ServerAddr, settings: &Settings) -> R
             Some(Err(e)) => e,
             None => std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("no answer within {:?}", settings.connect_timeout.unwrap_or_default()),
+                format!(
+                    "no answer within {:?}",
+                    settings.connect_timeout.unwrap_or_default()
+                ),
             ),
         };
         last = connect_error(addr.to_string(), error);

@@ -31,7 +31,11 @@ impl Link {
         if !usable {
             self.conn = None;
             if let Some(cause) = &self.last_error {
-                if self.reconnect.next_attempt().is_some_and(|t| t > Instant::now()) {
+                if self
+                    .reconnect
+                    .next_attempt()
+                    .is_some_and(|t| t > Instant::now())
+                {
                     return Err(cause.clone());
                 }
             }

@@ -78,6 +78,7 @@ impl Client {
     }
 
     pub(crate) fn open(target: ServerAddr, settings: Settings) -> io::Result<Client> {
+        settings.check()?;
         let count = settings.connections.max(1);
         let mut client = Client {
             target,
@@ -178,7 +179,11 @@ impl Client {
         // Every position is filled: each instruction is reported once.
         results
             .into_iter()
-            .map(|r| r.unwrap_or(Err(RequestError::NotSent { cause: Cause::Closed })))
+            .map(|r| {
+                r.unwrap_or(Err(RequestError::NotSent {
+                    cause: Cause::Closed,
+                }))
+            })
             .collect()
     }
 
@@ -194,7 +199,10 @@ impl Client {
         I::Item: Borrow<Instruction> + Send,
         F: FnMut(usize, Result<(), RequestError>),
     {
-        let items = instructions.into_iter().enumerate().map(|(i, b)| (i, Typed(b)));
+        let items = instructions
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| (i, Typed(b)));
         self.run(items, &mut on_result);
     }
 
@@ -204,7 +212,9 @@ impl Client {
         let mut result = None;
         self.run(std::iter::once((0, body)), &mut |_, r| result = Some(r));
         // `run` reports every request exactly once.
-        result.unwrap_or(Err(RequestError::NotSent { cause: Cause::Closed }))
+        result.unwrap_or(Err(RequestError::NotSent {
+            cause: Cause::Closed,
+        }))
     }
 
     /// Sends every item, then resends the failures the retry policy
@@ -249,7 +259,14 @@ impl Client {
             timeout: self.settings.request_timeout,
             keep,
         };
-        pool::run(&mut self.links, &self.target, &self.settings, pass, items, sink);
+        pool::run(
+            &mut self.links,
+            &self.target,
+            &self.settings,
+            pass,
+            items,
+            sink,
+        );
     }
 
     /// Closes every connection. Requests are all finished between calls,

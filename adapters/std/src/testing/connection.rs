@@ -24,7 +24,10 @@ const IDLE_POLL: Duration = Duration::from_millis(5);
 const WRITE_SLICE: Duration = Duration::from_millis(5);
 /// Responses buffered for a client that does not read, beyond which the
 /// connection stops reading requests.
-const MAX_UNWRITTEN: usize = 1 << 20;
+pub(crate) const MAX_UNWRITTEN: usize = 256 * 1024;
+/// How long a client may read none of the answers waiting for it before
+/// the connection is dropped (the reference server drops it at once).
+pub(crate) const PEER_STALL: Duration = Duration::from_secs(5);
 /// Bytes read and not yet decoded (the core decodes no more while
 /// `max_active` requests are unanswered) beyond which a connection stops
 /// reading: growing the receive buffer further only costs copies.
@@ -81,6 +84,9 @@ struct Connection<'a> {
     worker_free_at: Instant,
     rng: u64,
     read_timeout: Option<Duration>,
+    /// The last time the output buffer was empty or a write took some of
+    /// it.
+    last_write: Instant,
 }
 
 /// Serves one connection until it ends.
@@ -102,6 +108,7 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
         worker_free_at: Instant::now(),
         rng: 0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d),
         read_timeout: None,
+        last_write: Instant::now(),
     };
     match conn.run() {
         Ok(End::Graceful) => conn.linger(),
@@ -121,10 +128,22 @@ impl Connection<'_> {
             let faults = self.shared.faults.snapshot();
             self.release(&faults);
             self.flush()?;
+            if self.last_write.elapsed() >= PEER_STALL {
+                // The client reads nothing: drop it, as the reference
+                // server does, rather than hold its answers.
+                return Ok(End::Abrupt);
+            }
             if let Some(n) = faults.close_after {
                 if self.answered >= n && self.out.is_empty() {
                     return Ok(End::Graceful);
                 }
+            }
+            if self.server.is_done() {
+                // The client has closed its side: answers due later than
+                // it could wait for (a delay of `Duration::MAX`) are given
+                // up, the others still written.
+                let horizon = instant_after(Instant::now(), PEER_STALL);
+                self.pending.retain(|Reverse(p)| p.ready_at <= horizon);
             }
             if self.server.is_done() && self.pending.is_empty() && self.out.is_empty() {
                 return Ok(End::Graceful);
@@ -204,7 +223,11 @@ impl Connection<'_> {
                     }
                     match request.instruction {
                         Ok(instruction) => valid.push((request.token, instruction)),
-                        Err(_) => self.queue(request.token, Status::Error, instant_after(now, faults.delay)),
+                        Err(_) => self.queue(
+                            request.token,
+                            Status::Error,
+                            instant_after(now, faults.delay),
+                        ),
                     }
                 }
                 ServerEvent::Ended => {}
@@ -314,12 +337,14 @@ impl Connection<'_> {
     /// [`WRITE_SLICE`] when the client does not read.
     fn flush(&mut self) -> io::Result<()> {
         if self.out.is_empty() {
+            self.last_write = Instant::now();
             return Ok(());
         }
         match self.stream.write(&self.out) {
             Ok(0) => Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 self.out.drain(..n);
+                self.last_write = Instant::now();
                 Ok(())
             }
             Err(e) if is_retry(&e) => Ok(()),

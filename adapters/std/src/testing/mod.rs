@@ -70,6 +70,18 @@
 //!
 //! [`TestServer::faults`] injects delays, reordering, `ERROR`s, dropped
 //! connections, garbage and stalls while the server runs; see [`Faults`].
+//!
+//! # Limits
+//!
+//! What one connection holds is bounded, as the core bounds what it
+//! decodes: it stops reading requests while [`TestServer::MAX_UNWRITTEN`]
+//! bytes of answers wait to be written, and a client that reads none of
+//! its answers for [`TestServer::PEER_STALL`] is dropped (the reference
+//! server drops it as soon as its socket buffer is full). An ended
+//! connection's socket is closed at once; a peer that still writes to it
+//! is reset. Durations given to the server saturate: a delay of
+//! `Duration::MAX` means never, and [`TestServer::advance`] past the
+//! latest representable time stops at 9999-12-31 23:59:59.
 
 use std::io;
 use std::net::SocketAddr;
@@ -172,6 +184,13 @@ impl TestServerBuilder {
 }
 
 impl TestServer {
+    /// Answers waiting to be written, in bytes, beyond which a connection
+    /// stops reading requests: 256 KiB.
+    pub const MAX_UNWRITTEN: usize = connection::MAX_UNWRITTEN;
+    /// How long a client may read none of its waiting answers before its
+    /// connection is dropped: 5 seconds.
+    pub const PEER_STALL: Duration = connection::PEER_STALL;
+
     /// Starts a server with a real clock and no faults on `127.0.0.1:0`.
     pub fn start() -> io::Result<TestServer> {
         Self::builder().start()

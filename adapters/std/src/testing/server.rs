@@ -1,6 +1,7 @@
 //! The listener, its accept loop, the timer that fires due jobs, and a
 //! clean shutdown that joins every thread.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -50,8 +51,23 @@ impl Shared {
     }
 }
 
-/// The open connections: a handle to close each one, and its thread.
-type Registry = Mutex<Vec<(TcpStream, JoinHandle<()>)>>;
+/// The connections: a handle to close each open one (removed by its
+/// thread as it ends, so that an ended connection's socket closes at
+/// once), and every thread not yet joined.
+#[derive(Debug, Default)]
+struct Registry {
+    open: Mutex<HashMap<u64, TcpStream>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Registry {
+    /// Closes every open connection.
+    fn close_all(&self) {
+        for stream in lock(&self.open).values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
 
 /// The running threads of a test server.
 #[derive(Debug)]
@@ -82,7 +98,7 @@ impl Running {
             open: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
         });
-        let connections = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(Registry::default());
         let timer = {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
@@ -115,11 +131,9 @@ impl Running {
                 let _ = accept.join();
             }
         }
-        let connections = std::mem::take(&mut *lock(&self.connections));
-        for (stream, _) in &connections {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        for (_, handle) in connections {
+        self.connections.close_all();
+        let threads = std::mem::take(&mut *lock(&self.connections.threads));
+        for handle in threads {
             let _ = handle.join();
         }
         if let Some(timer) = self.timer.take() {
@@ -134,7 +148,8 @@ impl Drop for Running {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Registry) {
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Arc<Registry>) {
+    let mut next_id = 0u64;
     loop {
         let accepted = listener.accept();
         if shared.is_shutting_down() {
@@ -151,13 +166,20 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Regis
         let Ok(handle) = stream.try_clone() else {
             continue;
         };
+        let id = next_id;
+        next_id += 1;
         shared.accepted.fetch_add(1, Ordering::Relaxed);
         shared.open.fetch_add(1, Ordering::AcqRel);
+        lock(&connections.open).insert(id, handle);
         let for_thread = Arc::clone(shared);
+        let registry = Arc::clone(connections);
         let spawned = thread::Builder::new()
             .name("kairoi-test-conn".into())
             .spawn(move || {
                 connection::serve(&for_thread, stream);
+                // The last handle on the socket: it closes now, and a peer
+                // that still writes is reset.
+                lock(&registry.open).remove(&id);
                 {
                     // Under the lock, so that a waiter cannot miss the change.
                     let _state = lock(&for_thread.state);
@@ -165,23 +187,23 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Regis
                 }
                 for_thread.changed.notify_all();
             });
-        let mut list = lock(connections);
-        // Forget the connections that ended.
-        list.retain(|(_, h)| !h.is_finished());
+        let mut threads = lock(&connections.threads);
+        // Forget the threads that ended.
+        threads.retain(|h| !h.is_finished());
         match spawned {
-            Ok(thread) => list.push((handle, thread)),
+            Ok(thread) => threads.push(thread),
             Err(_) => {
                 shared.open.fetch_sub(1, Ordering::AcqRel);
-                let _ = handle.shutdown(Shutdown::Both);
+                if let Some(handle) = lock(&connections.open).remove(&id) {
+                    let _ = handle.shutdown(Shutdown::Both);
+                }
             }
         }
-        drop(list);
-        // A stop() that took the list while this connection was being
+        drop(threads);
+        // A stop() that closed the connections while this one was being
         // registered missed it: close it here.
         if shared.is_shutting_down() {
-            for (stream, _) in lock(connections).iter() {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
+            connections.close_all();
         }
     }
 }

@@ -74,16 +74,13 @@ macro_rules! suite {
     };
 }
 
-/// Expands to the bulk cases: a million requests each, one at a time
-/// (they measure the process's memory). Kept in a test binary of their
-/// own.
+/// Expands to the bulk case: a million requests through each batch call
+/// (it measures the process's memory, so it has a test binary of its
+/// own).
 #[macro_export]
 macro_rules! bulk_suite {
     ($harness:ty) => {
-        $crate::tests!($harness;
-            bulk::a_million_requests_through_execute_all_all_ok,
-            bulk::a_million_lazy_requests_stream_in_a_windows_memory,
-        );
+        $crate::tests!($harness; bulk::a_million_requests_through_each_batch_call);
     };
 }
 

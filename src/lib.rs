@@ -12,9 +12,12 @@
 //!
 //! The traps of the reference server are closed here: identifiers are
 //! short base-36 counters (the server echoes them unquoted), responses are
-//! matched by identifier in any order, every argument is quoted so that no
-//! value can inject a request or leave a quote open, and every request ends
-//! in exactly one [`Outcome`], even when the connection dies.
+//! matched by identifier in any order, an argument is quoted exactly when
+//! it needs it (empty, or holding a space, a quote or a line feed) so that
+//! no value can inject a request or leave a quote open, and every request
+//! ends in exactly one [`Outcome`], even when the connection dies. The
+//! protocol, with what the reference server really does, is in
+//! `docs/protocol.md` of the repository.
 //!
 //! # The run loop
 //!

@@ -113,7 +113,7 @@ fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Streams from the protocol description (`protocol.md` §1 and §2).
+/// Streams from the protocol description (`docs/protocol.md` §1 and §2).
 const EXAMPLES: [&str; 12] = [
     "A \"ab\"c\n",
     "A ab\"c\"\n",

@@ -157,7 +157,7 @@ enum State {
     Escape,
 }
 
-/// The grammar of `protocol.md` §1 with the limits of `config`, one byte
+/// The grammar of `docs/protocol.md` §1 with the limits of `config`, one byte
 /// at a time and without the decoder's tricks (no `memchr`, no in-place
 /// unescaping, no resumable state).
 fn reference(stream: &[u8], config: Config) -> Decoded {

@@ -174,7 +174,7 @@ pub enum Cause {
     #[error(
         "nothing read from the server for {waited:?} while requests were active, connection dropped"
     )]
-    Stalled {
+    Unresponsive {
         /// How long nothing was read.
         waited: Duration,
     },
@@ -193,7 +193,7 @@ impl Cause {
             }
             Cause::Protocol(ConnectionError::Aborted) => io::ErrorKind::ConnectionAborted,
             Cause::Protocol(_) => io::ErrorKind::InvalidData,
-            Cause::Stalled { .. } => io::ErrorKind::TimedOut,
+            Cause::Unresponsive { .. } => io::ErrorKind::TimedOut,
             Cause::Closed => io::ErrorKind::NotConnected,
         }
     }

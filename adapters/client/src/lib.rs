@@ -20,7 +20,7 @@
 //!   completes while the server keeps answering, and the client holds at
 //!   most a window per connection of it at once.
 //! - A connection with active requests from which nothing is read for a
-//!   request timeout is declared dead ([`Cause::Stalled`]) and replaced;
+//!   request timeout is declared dead ([`Cause::Unresponsive`]) and replaced;
 //!   its requests end [`RequestError::Unknown`] or
 //!   [`RequestError::NotSent`].
 

@@ -10,7 +10,7 @@ use crate::time::instant_after;
 /// included), the server must send something at least once per
 /// `timeout`. A server that is hung, or that stopped reading, fails that
 /// rule; the client then drops the connection
-/// ([`Cause::Stalled`](crate::Cause::Stalled)) and the next request uses a
+/// ([`Cause::Unresponsive`](crate::Cause::Unresponsive)) and the next request uses a
 /// new one. An idle connection is never declared dead.
 #[derive(Debug, Clone, Copy)]
 pub struct Liveness {
@@ -50,7 +50,7 @@ impl Liveness {
     }
 
     /// Whether the connection is dead at `now`; the limit is returned for
-    /// [`Cause::Stalled`](crate::Cause::Stalled).
+    /// [`Cause::Unresponsive`](crate::Cause::Unresponsive).
     pub fn expired(&self, now: Instant) -> Option<Duration> {
         self.deadline().filter(|d| *d <= now).and(self.timeout)
     }

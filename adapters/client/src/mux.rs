@@ -331,7 +331,7 @@ impl<R: Reply> Mux<R> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
         if let Some(waited) = self.liveness.expired(now) {
-            self.fail(Cause::Stalled { waited });
+            self.fail(Cause::Unresponsive { waited });
         }
         if self.close_deadline.is_some_and(|d| d <= now) {
             self.core.abort();

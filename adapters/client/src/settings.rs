@@ -173,7 +173,7 @@ macro_rules! builder_options {
         ///   batch of any size completes while the server keeps answering;
         /// - a connection with active requests from which nothing is read
         ///   for this long is declared dead and replaced
-        ///   ([`Cause::Stalled`](crate::Cause::Stalled)).
+        ///   ([`Cause::Unresponsive`](crate::Cause::Unresponsive)).
         #[must_use]
         pub fn request_timeout(
             mut self,

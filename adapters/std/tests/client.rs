@@ -150,7 +150,7 @@ fn requests_timed_out_in_a_batch_each_get_one_result() {
     assert_eq!((t.timed_out, t.not_sent), (8, 32), "{t:?}");
     let last = results[39].as_ref().unwrap_err();
     assert!(
-        matches!(last.cause(), Some(kairoi_std::Cause::Stalled { waited }) if *waited == timeout),
+        matches!(last.cause(), Some(kairoi_std::Cause::Unresponsive { waited }) if *waited == timeout),
         "{last:?}"
     );
     server.faults().clear();

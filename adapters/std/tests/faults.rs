@@ -264,7 +264,7 @@ fn a_batch_on_a_connection_that_stops_answering_ends_as_stalled() {
     assert_eq!((t.timed_out, t.not_sent), (8, 92), "{t:?}");
     let err = results[99].as_ref().unwrap_err();
     assert!(
-        matches!(err.cause(), Some(Cause::Stalled { waited }) if *waited == timeout),
+        matches!(err.cause(), Some(Cause::Unresponsive { waited }) if *waited == timeout),
         "{err:?}"
     );
     assert!(start.elapsed() < Duration::from_secs(10));

@@ -57,6 +57,8 @@ impl Request for Body {
 pub(crate) struct Pass {
     /// Each request's timeout, from when it enters the window.
     pub(crate) timeout: Option<Duration>,
+    /// For a single call: when the whole call ends, connecting included.
+    pub(crate) until: Option<Instant>,
     /// Keep a copy of each instruction in flight, for a retry.
     pub(crate) keep: bool,
 }
@@ -88,7 +90,11 @@ impl Pass {
                 };
                 match item.send_on(&mut conn.core) {
                     Ok(id) => {
-                        if let Some(at) = deadline(now, self.timeout) {
+                        let at = match (deadline(now, self.timeout), self.until) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        if let Some(at) = at {
                             conn.core.set_deadline(id, at);
                         }
                         let kept = self.keep.then(|| item.to_body());
@@ -150,7 +156,7 @@ impl Pass {
             }
             conn.watch(now);
             if let Some(waited) = conn.liveness.expired(now) {
-                conn.abort(Cause::Stalled { waited });
+                conn.abort(Cause::Unresponsive { waited });
             }
         }
     }

@@ -47,7 +47,12 @@ pub(crate) struct Connection {
 impl Connection {
     /// Resolves `target` (again, for a host name) and connects to the
     /// first address that accepts, in order.
-    pub(crate) fn open(target: &ServerAddr, settings: &Settings) -> Result<Connection, Cause> {
+    /// A single call's `until` bounds the attempt too.
+    pub(crate) fn open(
+        target: &ServerAddr,
+        settings: &Settings,
+        until: Option<Instant>,
+    ) -> Result<Connection, Cause> {
         let connect_error = |addr: String, error: io::Error| Cause::Connect {
             addr,
             error: error.into(),
@@ -57,7 +62,7 @@ impl Connection {
             .map_err(|e| connect_error(target.to_string(), e))?;
         let mut last = Cause::Closed;
         for addr in &addrs {
-            let attempt = match connect_limit(settings) {
+            let attempt = match connect_limit(settings, until) {
                 Some(t) => TcpStream::connect_timeout(addr, t),
                 None => TcpStream::connect(addr),
             };
@@ -267,16 +272,17 @@ fn is_retry(e: &io::Error) -> bool {
 }
 
 /// The longest wait for one connection attempt: the connection timeout,
-/// within the request timeout (a single call waits no longer in all).
-/// `None` leaves it to the operating system; a zero limit is raised to a
-/// millisecond, which the operating system accepts.
-fn connect_limit(settings: &Settings) -> Option<Duration> {
+/// within the request timeout and what is left of a single call's time.
+/// `None` leaves it to the operating system; a limit below a millisecond
+/// is raised to one, which the operating system accepts.
+fn connect_limit(settings: &Settings, until: Option<Instant>) -> Option<Duration> {
     /// Longer than this is no limit in practice (and some systems refuse
     /// it).
     const NO_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-    let limit = match (settings.connect_timeout, settings.request_timeout) {
-        (Some(c), Some(r)) => Some(c.min(r)),
-        (one, other) => one.or(other),
-    }?;
+    let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+    let limit = [settings.connect_timeout, settings.request_timeout, left]
+        .into_iter()
+        .flatten()
+        .min()?;
     (limit < NO_LIMIT).then(|| limit.max(Duration::from_millis(1)))
 }

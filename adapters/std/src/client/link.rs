@@ -26,6 +26,7 @@ impl Link {
         &mut self,
         target: &ServerAddr,
         settings: &Settings,
+        until: Option<Instant>,
     ) -> Result<&mut Connection, Cause> {
         let usable = self.conn.as_mut().is_some_and(Connection::refresh);
         if !usable {
@@ -39,7 +40,7 @@ impl Link {
                     return Err(cause.clone());
                 }
             }
-            match Connection::open(target, settings) {
+            match Connection::open(target, settings, until) {
                 Ok(conn) => {
                     self.reconnect.succeeded();
                     self.last_error = None;

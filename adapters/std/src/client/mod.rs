@@ -3,9 +3,10 @@
 use std::borrow::Borrow;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use kairoi_client::mux::Body;
-use kairoi_client::{ServerAddr, Settings};
+use kairoi_client::{ServerAddr, Settings, instant_after};
 use kairoi_proto::{DateTime, Instruction, Runner, Text};
 
 mod batch;
@@ -87,7 +88,7 @@ impl Client {
         };
         let (target, settings) = (&client.target, &client.settings);
         client.links[0]
-            .connection(target, settings)
+            .connection(target, settings, None)
             .map_err(|cause| io::Error::new(cause.kind(), cause))?;
         Ok(client)
     }
@@ -203,14 +204,17 @@ impl Client {
             .into_iter()
             .enumerate()
             .map(|(i, b)| (i, Typed(b)));
-        self.run(items, &mut on_result);
+        self.run(items, None, &mut on_result);
     }
 
     /// One request: its connection and its answer within one request
     /// timeout.
     fn single(&mut self, body: Body) -> Result<(), RequestError> {
         let mut result = None;
-        self.run(std::iter::once((0, body)), &mut |_, r| result = Some(r));
+        let until = self.settings.request_deadline(Instant::now());
+        self.run(std::iter::once((0, body)), until, &mut |_, r| {
+            result = Some(r)
+        });
         // `run` reports every request exactly once.
         result.unwrap_or(Err(RequestError::NotSent {
             cause: Cause::Closed,
@@ -218,20 +222,26 @@ impl Client {
     }
 
     /// Sends every item, then resends the failures the retry policy
-    /// allows, and reports each item once.
-    fn run<Q, It>(&mut self, items: It, on_result: &mut dyn FnMut(usize, Result<(), RequestError>))
-    where
+    /// allows (before `until`, for a single call), and reports each item
+    /// once.
+    fn run<Q, It>(
+        &mut self,
+        items: It,
+        until: Option<Instant>,
+        on_result: &mut dyn FnMut(usize, Result<(), RequestError>),
+    ) where
         Q: Request + Send,
         It: Iterator<Item = (usize, Q)> + Send,
     {
         let policy = self.settings.retry;
         let mut retry: Vec<(usize, Body, RequestError)> = Vec::new();
         let keep = policy.attempts() > 0;
-        self.pass(items, keep, &mut |index, kept, result| {
+        self.pass(items, keep, until, &mut |index, kept, result| {
             report(policy, &mut retry, on_result, index, kept, result);
         });
         for attempt in 1..=policy.attempts() {
-            if retry.is_empty() {
+            let resume = instant_after(Instant::now(), policy.backoff());
+            if retry.is_empty() || until.is_some_and(|u| resume >= u) {
                 break;
             }
             if !policy.backoff().is_zero() {
@@ -240,7 +250,7 @@ impl Client {
             let again = std::mem::take(&mut retry);
             let keep = attempt < policy.attempts();
             let items = again.into_iter().map(|(index, body, _)| (index, body));
-            self.pass(items, keep, &mut |index, kept, result| {
+            self.pass(items, keep, until, &mut |index, kept, result| {
                 report(policy, &mut retry, on_result, index, kept, result);
             });
         }
@@ -250,13 +260,14 @@ impl Client {
     }
 
     /// One pass over the pool, opening connections as needed.
-    fn pass<Q, It>(&mut self, items: It, keep: bool, sink: &mut Sink<'_>)
+    fn pass<Q, It>(&mut self, items: It, keep: bool, until: Option<Instant>, sink: &mut Sink<'_>)
     where
         Q: Request + Send,
         It: Iterator<Item = (usize, Q)> + Send,
     {
         let pass = batch::Pass {
             timeout: self.settings.request_timeout,
+            until,
             keep,
         };
         pool::run(

@@ -86,7 +86,7 @@ fn one_link<Q: Request>(
     items: &mut dyn Iterator<Item = (usize, Q)>,
     sink: &mut Sink<'_>,
 ) -> Option<Cause> {
-    let conn = match link.connection(target, settings) {
+    let conn = match link.connection(target, settings, pass.until) {
         Ok(conn) => conn,
         Err(cause) => return Some(cause),
     };

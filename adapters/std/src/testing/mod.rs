@@ -36,7 +36,7 @@
 //!
 //! # Semantics
 //!
-//! As the reference server (protocol §3):
+//! As the reference server (`docs/protocol.md` §3 of the repository):
 //! - a job is [`JobStatus::Planned`] until its time, then fires: the rule
 //!   whose pattern is the longest prefix of its identifier is recorded in
 //!   the [execution log](TestServer::executions) and the job becomes

@@ -1,4 +1,4 @@
-//! Rules and jobs in memory, with Kairoi's semantics (protocol.md §3).
+//! Rules and jobs in memory, with Kairoi's semantics (`docs/protocol.md` §3 of the repository).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -2,7 +2,11 @@
 //! [Kairoi](https://github.com/emerick42/kairoi) time-based job scheduler.
 //!
 //! Applications send a Kairoi server *rules* (which runner handles which
-//! job-identifier prefix) and *jobs* (an identifier and a UTC time). This
+//! job-identifier prefix) and *jobs* (an identifier and a UTC time); the
+//! server runs each job at least once after its time, so job handlers must
+//! be idempotent. The protocol has no instruction to cancel a job:
+//! reschedule it far ahead, or match it with a rule whose runner ignores
+//! it. This
 //! crate is the protocol without the I/O: [`Client`] and [`Server`] are pure
 //! state machines that turn bytes into events and commands into bytes. They
 //! never touch a socket or a clock, so the same code runs in a blocking
@@ -21,42 +25,85 @@
 //!
 //! # The run loop
 //!
-//! 1. Queue requests with [`Client::send`] (typed) or
-//!    [`Client::send_arguments`] (raw); optionally give each a deadline
-//!    with [`Client::set_deadline`].
-//! 2. Write [`Client::poll_transmit`] to the socket and report how much was
-//!    written with [`Client::consume_transmit`].
-//! 3. Feed what the socket reads to [`Client::receive`], or call
-//!    [`Client::receive_eof`] when it reads 0 bytes.
-//! 4. Drain [`Client::poll_event`] until `None`: one [`Event::Outcome`] per
-//!    request, and [`Event::Closed`] last, when the connection is over.
-//! 5. Wait for the socket no later than [`Client::poll_timeout`], and call
-//!    [`Client::handle_timeout`] when that instant has passed.
+//! A connection is driven by one loop that moves bytes and time between
+//! the transport and the [`Client`]. Each turn:
 //!
-//! Any call order is legal: commands only queue, polls drain. Keep reading
-//! while you write: the reference server drops a connection whose
-//! responses are not read.
+//! 1. **Commands.** Queue requests with [`Client::send`] (typed) or
+//!    [`Client::send_arguments`] (raw), each with a deadline if it has one
+//!    ([`Client::set_deadline`]); [`Client::close`] when there will be no
+//!    more.
+//! 2. **Transmit.** Write [`Client::poll_transmit`] to the transport and
+//!    report what it took with [`Client::consume_transmit`] (this is how
+//!    [`Outcome::NotSent`] is told from [`Outcome::Unknown`]); or hand
+//!    everything over with [`Client::transmit_into`].
+//! 3. **Wait** for the transport to be readable (or writable, while bytes
+//!    remain), no later than [`Client::poll_timeout`].
+//! 4. **Inputs.** Feed what it read to [`Client::receive`] (0 bytes:
+//!    [`Client::receive_eof`]; an error: [`Client::abort`]); if the wait
+//!    ended at the deadline, call [`Client::handle_timeout`] with the
+//!    current time.
+//! 5. **Events.** Drain [`Client::poll_event`] until `None`: one
+//!    [`Event::Outcome`] per request, and [`Event::Closed`] last, when the
+//!    connection is over; then close the transport.
+//!
+//! When each output is worth polling again:
+//!
+//! - [`Client::poll_transmit`]: after a command (`send`, `send_arguments`),
+//!   and after `consume_transmit` left bytes;
+//! - [`Client::poll_event`]: after `receive`, `receive_eof`,
+//!   `handle_timeout`, `abort`, `cancel` or `close`;
+//! - [`Client::poll_timeout`]: after `send`, `set_deadline`, `cancel`,
+//!   `receive` and `handle_timeout` (a deadline was added, or a request
+//!   ended).
+//!
+//! Any call order is legal: commands only queue, polls drain, and a
+//! spurious [`Client::handle_timeout`] (before any deadline) does nothing.
+//! Time must never go backwards: the client compares instants only, so a
+//! clock that jumps back delays timeouts until it has caught up, and one
+//! that jumps forward times requests out early; use a monotonic clock
+//! (`std::time::Instant`). Keep reading while you write: the reference
+//! server drops a connection whose responses are not read.
 //!
 //! ```no_run
-//! use std::io::{Read, Write};
+//! use std::io::{ErrorKind, Read, Write};
 //! use std::net::TcpStream;
+//! use std::time::{Duration, Instant};
 //! use kairoi_proto::{Client, Config, DateTime, Event, Instruction, Runner};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut socket = TcpStream::connect("127.0.0.1:5678")?;
 //! let mut client = Client::new(Config::default());
-//! client.send(&Instruction::rule_set("mail", "app.mail.", Runner::shell("/bin/send-mail")))?;
+//! // 1. Commands: a rule and three jobs, each with five seconds to answer.
+//! let deadline = Instant::now() + Duration::from_secs(5);
+//! let rule = client.send(&Instruction::rule_set("mail", "app.mail.", Runner::shell("/bin/send-mail")))?;
+//! client.set_deadline(rule, deadline);
 //! let when: DateTime = "2030-01-01 08:00:00".parse()?;
 //! for n in 0..3 {
-//!     client.send(&Instruction::set(format!("app.mail.{n}"), when))?;
+//!     let id = client.send(&Instruction::set(format!("app.mail.{n}"), when))?;
+//!     client.set_deadline(id, deadline);
 //! }
-//! client.close(); // no more requests: Event::Closed comes once all are answered
+//! client.close(); // no more requests: Event::Closed comes once all have ended
 //! let mut buf = [0u8; 4096];
 //! loop {
+//!     // 2. Transmit (a blocking socket takes all of a small batch).
 //!     while let Some(bytes) = client.poll_transmit() {
 //!         let written = socket.write(bytes)?;
 //!         client.consume_transmit(written);
 //!     }
+//!     // 3. Wait, no later than the next deadline.
+//!     let wait = client.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()));
+//!     socket.set_read_timeout(wait.map(|w| w.max(Duration::from_millis(1))))?;
+//!     // 4. Inputs: bytes, the end of the stream, an error, or the time.
+//!     match socket.read(&mut buf) {
+//!         Ok(0) => client.receive_eof(),
+//!         Ok(n) => client.receive(&buf[..n]),
+//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+//!             client.handle_timeout(Instant::now());
+//!         }
+//!         Err(e) if e.kind() == ErrorKind::Interrupted => {}
+//!         Err(_) => client.abort(),
+//!     }
+//!     // 5. Events: every request ends exactly once, then the connection.
 //!     while let Some(event) = client.poll_event() {
 //!         match event {
 //!             Event::Outcome { id, outcome } => println!("request {id}: {outcome:?}"),
@@ -67,17 +114,12 @@
 //!             _ => {}
 //!         }
 //!     }
-//!     match socket.read(&mut buf)? {
-//!         0 => client.receive_eof(),
-//!         n => client.receive(&buf[..n]),
-//!     }
 //! }
 //! # }
 //! ```
 //!
-//! (This loop writes everything before reading, which is fine for a few
-//! requests; a real adapter reads and writes at the same time and waits
-//! until [`Client::poll_timeout`].)
+//! `examples/custom_event_loop.rs` runs the same loop over several
+//! non-blocking connections with `mio`.
 //!
 //! # The server role
 //!
@@ -104,8 +146,9 @@
 //!   `std::error::Error`, [`DateTime`] conversions with `SystemTime`.
 //!   Without it the crate is `no_std` with `alloc`.
 //! - `jiff-1`, `chrono-04`, `time-03`: [`DateTime`] conversions.
-//! - `arbitrary`: `Arbitrary` implementations for fuzzing, and the bodies
-//!   of the fuzz targets in the `fuzzing` module.
+//! - `arbitrary`: `Arbitrary` implementations of the public types, for
+//!   fuzzing (the fuzz target bodies are behind `fuzzing`, which is not
+//!   public API).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -116,36 +159,33 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod body;
 pub mod client;
 mod config;
 mod datetime;
 pub mod error;
-#[cfg(feature = "arbitrary")]
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzzing;
 mod instruction;
-mod instruction_ref;
 pub mod server;
 mod text;
-mod text_ref;
 pub mod wire;
 
-pub use body::BodyRef;
-pub use client::{Cancelled, Client, Event, Outcome, RequestId};
+pub use client::{Cancelled, Client, DefaultTime, Event, Outcome, RequestId};
 pub use config::Config;
 pub use datetime::DateTime;
 pub use error::{
     ConnectionError, DateTimeError, DecodeError, EncodeError, InstructionError, RespondError,
     SendError,
 };
-pub use instruction::{Argument, Arguments, Instruction, Runner};
-pub use instruction_ref::{InstructionRef, RunnerRef};
+pub use instruction::{
+    Argument, Arguments, BodyRef, Instruction, InstructionRef, Runner, RunnerRef,
+};
 pub use server::{
     InvalidInstruction, InvalidInstructionRef, Request, RequestRef, Server, ServerEvent,
     ServerEventRef, Status, Token,
 };
-pub use text::Text;
-pub use text_ref::TextRef;
+pub use text::{Text, TextRef};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -166,7 +166,7 @@ fn client_send_and_receive_allocate_nothing_once_warm() {
 
 #[test]
 fn client_deadlines_allocate_nothing_once_warm() {
-    let mut client = Client::<u64>::with_time(Config::default());
+    let mut client = Client::<u64>::with_time_type(Config::default());
     let instruction = Instruction::set("app.job.1", when(1));
     let mut ids = Vec::with_capacity(PER_ROUND);
     let mut wire = Vec::new();

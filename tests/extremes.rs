@@ -47,7 +47,7 @@ proptest! {
         now in prop::sample::select(vec![Duration::ZERO, Duration::from_secs(1), Duration::MAX]),
     ) {
         let when: DateTime = "2030-01-01 00:00:00".parse().unwrap();
-        let mut client = Client::<Duration>::with_time(client_config);
+        let mut client = Client::<Duration>::with_time_type(client_config);
         let mut server = Server::new(server_config);
         let mut sent = HashMap::new();
         for n in 0..count {

@@ -211,7 +211,7 @@ fn a_partly_written_request_is_finished_even_when_forgotten() {
 #[test]
 fn deadlines_of_finished_requests_do_not_pile_up_without_polls() {
     use std::time::Duration;
-    let mut client = Client::<Duration>::with_time(Config::default());
+    let mut client = Client::<Duration>::with_time_type(Config::default());
     let mut server = Server::new(Config::default());
     // Many requests with deadlines, all answered, and neither
     // `poll_timeout` nor `handle_timeout` ever called.

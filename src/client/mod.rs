@@ -1,13 +1,13 @@
 //! The client role: identifiers, the table of active requests, outcomes.
 
 use alloc::collections::{BinaryHeap, VecDeque};
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
 use core::cmp::Reverse;
 
 use crate::config::Config;
 use crate::error::{ConnectionError, EncodeError, SendError};
 use crate::instruction::Instruction;
-use crate::wire::{Decoder, encode_message_checked};
+use crate::wire::{Decoder, encode_message_checked, transmit};
 
 mod id;
 mod receive;
@@ -92,68 +92,68 @@ enum State {
     Closed,
 }
 
-macro_rules! client_struct {
-    ($($generics:tt)*) => {
-        /// The client role of KCP, as a sans-IO state machine.
-        ///
-        /// It turns instructions into request bytes and response bytes into
-        /// [`Event`]s, matching responses to requests by identifier, in any
-        /// order. It does no I/O and reads no clock: time is passed in as
-        /// the type `I` (`std::time::Instant` by default with the `std`
-        /// feature; any `Copy + Ord` type, such as a `Duration` since a
-        /// start, works).
-        ///
-        /// Methods come in four classes:
-        /// - inputs: [`receive`](Client::receive),
-        ///   [`receive_eof`](Client::receive_eof),
-        ///   [`handle_timeout`](Client::handle_timeout),
-        ///   [`abort`](Client::abort);
-        /// - commands, which only queue work: [`send`](Client::send),
-        ///   [`send_arguments`](Client::send_arguments),
-        ///   [`set_deadline`](Client::set_deadline),
-        ///   [`cancel`](Client::cancel), [`close`](Client::close);
-        /// - outputs, drained by the caller:
-        ///   [`poll_transmit`](Client::poll_transmit) with
-        ///   [`consume_transmit`](Client::consume_transmit),
-        ///   [`poll_event`](Client::poll_event),
-        ///   [`poll_timeout`](Client::poll_timeout);
-        /// - getters such as [`in_flight`](Client::in_flight).
-        ///
-        /// Any call order is legal. See the crate docs for the run loop.
-        #[derive(Debug)]
-        pub struct Client<$($generics)*> {
-            config: Config,
-            decoder: Decoder,
-            tx: BytesMut,
-            /// Requests with bytes in `tx`, in order: (sequence, length).
-            segments: VecDeque<(u64, usize)>,
-            /// Bytes of the front segment already written.
-            front_written: usize,
-            table: Table<I>,
-            deadlines: BinaryHeap<Reverse<(I, u64)>>,
-            events: VecDeque<Event>,
-            state: State,
-            eof: bool,
-        }
-    };
-}
-
+/// The default time type of [`Client`]: `std::time::Instant` with the
+/// `std` feature, else a `Duration` since a start of the caller's choice.
 #[cfg(feature = "std")]
-client_struct!(I = std::time::Instant);
+pub type DefaultTime = std::time::Instant;
+/// The default time type of [`Client`]: `std::time::Instant` with the
+/// `std` feature, else a `Duration` since a start of the caller's choice.
 #[cfg(not(feature = "std"))]
-client_struct!(I);
+pub type DefaultTime = core::time::Duration;
+
+/// The client role of KCP, as a sans-IO state machine.
+///
+/// It turns instructions into request bytes and response bytes into
+/// [`Event`]s, matching responses to requests by identifier, in any
+/// order. It does no I/O and reads no clock: time is passed in as the
+/// type `I` ([`DefaultTime`] by default; any `Copy + Ord` type, such as a
+/// `Duration` since a start, works).
+///
+/// Methods come in four classes:
+/// - inputs, what the transport and the clock say:
+///   [`receive`](Client::receive), [`receive_eof`](Client::receive_eof),
+///   [`handle_timeout`](Client::handle_timeout);
+/// - commands, which only queue work or decide locally:
+///   [`send`](Client::send), [`send_arguments`](Client::send_arguments),
+///   [`set_deadline`](Client::set_deadline), [`cancel`](Client::cancel),
+///   [`close`](Client::close), [`abort`](Client::abort) (also for a
+///   transport error);
+/// - outputs, drained by the caller:
+///   [`poll_transmit`](Client::poll_transmit) with
+///   [`consume_transmit`](Client::consume_transmit), or
+///   [`transmit_into`](Client::transmit_into);
+///   [`poll_event`](Client::poll_event);
+///   [`poll_timeout`](Client::poll_timeout);
+/// - getters such as [`in_flight`](Client::in_flight).
+///
+/// Any call order is legal. See the crate docs for the run loop.
+#[derive(Debug)]
+pub struct Client<I = DefaultTime> {
+    config: Config,
+    decoder: Decoder,
+    tx: BytesMut,
+    /// Requests with bytes in `tx`, in order: (sequence, length).
+    segments: VecDeque<(u64, usize)>,
+    /// Bytes of the front segment already written.
+    front_written: usize,
+    table: Table<I>,
+    deadlines: BinaryHeap<Reverse<(I, u64)>>,
+    events: VecDeque<Event>,
+    state: State,
+    eof: bool,
+}
 
 #[cfg(feature = "std")]
 impl Client<std::time::Instant> {
     /// A client on a new connection, with `std::time::Instant` as time.
     pub fn new(config: Config) -> Self {
-        Self::with_time(config)
+        Self::with_time_type(config)
     }
 }
 
 impl<I: Copy + Ord> Client<I> {
     /// A client on a new connection, with any time type `I`.
-    pub fn with_time(config: Config) -> Self {
+    pub fn with_time_type(config: Config) -> Self {
         Client {
             config,
             decoder: Decoder::new(config),
@@ -397,18 +397,13 @@ impl<I: Copy + Ord> Client<I> {
     /// [`Outcome::NotSent`] from [`Outcome::Unknown`].
     #[must_use]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        if self.tx.is_empty() {
-            None
-        } else {
-            Some(&self.tx)
-        }
+        transmit::pending(&self.tx)
     }
 
     /// Records that the first `written` bytes of
     /// [`Client::poll_transmit`] were written to the transport.
     pub fn consume_transmit(&mut self, written: usize) {
-        let mut n = written.min(self.tx.len());
-        self.tx.advance(n);
+        let mut n = transmit::consume(&mut self.tx, written);
         while n > 0 {
             let Some(&(seq, len)) = self.segments.front() else {
                 break;
@@ -433,8 +428,7 @@ impl<I: Copy + Ord> Client<I> {
     /// whose bytes are then lost with the connection are reported
     /// [`Outcome::Unknown`] rather than [`Outcome::NotSent`].
     pub fn transmit_into(&mut self, out: &mut BytesMut) -> usize {
-        let n = self.tx.len();
-        out.extend_from_slice(&self.tx);
+        let n = transmit::copy_all(&self.tx, out);
         self.consume_transmit(n);
         n
     }
@@ -481,7 +475,10 @@ impl<I: Copy + Ord> Client<I> {
     }
 
     /// The earliest deadline of an active request, when to call
-    /// [`Client::handle_timeout`] next.
+    /// [`Client::handle_timeout`] next. It takes `&mut self` because it
+    /// drops, on the way, the deadlines of requests that already ended, so
+    /// that the instant it returns is never earlier than needed (and an
+    /// idle connection is never woken for nothing).
     #[must_use]
     pub fn poll_timeout(&mut self) -> Option<I> {
         while let Some(&Reverse((deadline, seq))) = self.deadlines.peek() {

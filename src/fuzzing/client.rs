@@ -99,7 +99,7 @@ impl Session {
     fn new(config: Config) -> Self {
         Session {
             config,
-            client: Client::with_time(config),
+            client: Client::with_time_type(config),
             server: Server::new(config.with_max_active(usize::MAX)),
             now: Duration::ZERO,
             issued: Vec::new(),

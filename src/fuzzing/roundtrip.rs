@@ -136,7 +136,7 @@ fn messages_roundtrip(messages: &[Vec<String>]) {
 
 fn requests_roundtrip(bodies: &[Body]) {
     let config = Config::default().with_max_arguments(usize::from(MAX_LIST) + 1);
-    let mut client = Client::<Duration>::with_time(config);
+    let mut client = Client::<Duration>::with_time_type(config);
     let mut server = Server::new(config);
     let mut sent: Vec<(RequestId, &Body)> = Vec::new();
     for body in bodies {

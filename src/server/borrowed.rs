@@ -1,9 +1,9 @@
 //! Requests borrowed from the receive buffer:
 //! [`Server::poll_event_ref`].
 
-use crate::body::BodyRef;
 use crate::error::{DecodeError, InstructionError};
-use crate::instruction_ref::InstructionRef;
+use crate::instruction::body::BodyRef;
+use crate::instruction::borrowed::InstructionRef;
 
 use super::{InvalidInstruction, Next, Request, Server, ServerEvent, Token};
 

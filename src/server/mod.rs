@@ -3,12 +3,12 @@
 use alloc::vec::Vec;
 use bytes::{Buf, BufMut, BytesMut};
 
-use crate::body::{FrameBody, Shape, TextBody};
 use crate::config::Config;
 use crate::error::{DecodeError, InstructionError, RespondError};
 use crate::instruction::Instruction;
+use crate::instruction::body::{FrameBody, Shape, TextBody};
 use crate::text::Text;
-use crate::wire::{Decoder, encode_argument};
+use crate::wire::{Decoder, encode_argument, transmit};
 
 mod borrowed;
 mod token;
@@ -131,6 +131,15 @@ impl Server {
         !self.eof && !self.done && self.active < self.config.max_active()
     }
 
+    /// Whether decoding waits for answers: [`Config::max_active`] requests
+    /// are unanswered, so both polls return `None` until
+    /// [`Server::respond`] answers one, whatever is buffered. A `None`
+    /// while not paused means more input is needed (h11's `PAUSED` and
+    /// `NEED_DATA`).
+    pub fn is_paused(&self) -> bool {
+        !self.done && self.active >= self.config.max_active()
+    }
+
     /// Whether the connection failed on a malformed request.
     pub fn is_failed(&self) -> bool {
         self.failed
@@ -159,8 +168,8 @@ impl Server {
         self.eof = true;
     }
 
-    /// The next event, or `None` when more input (or an answer, at the
-    /// active limit) is needed.
+    /// The next event, or `None`: more input is needed, or, when
+    /// [`Server::is_paused`], an answer.
     ///
     /// The request's texts share the receive buffer (no copy). To decode
     /// without any allocation or reference count, see
@@ -259,23 +268,18 @@ impl Server {
     /// The bytes to write to the transport next, or `None`.
     #[must_use]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        if self.tx.is_empty() {
-            None
-        } else {
-            Some(&self.tx)
-        }
+        transmit::pending(&self.tx)
     }
 
     /// Records that the first `written` bytes of [`Server::poll_transmit`]
     /// were written.
     pub fn consume_transmit(&mut self, written: usize) {
-        self.tx.advance(written.min(self.tx.len()));
+        transmit::consume(&mut self.tx, written);
     }
 
     /// Moves every pending byte into `out`.
     pub fn transmit_into(&mut self, out: &mut BytesMut) -> usize {
-        let n = self.tx.len();
-        out.extend_from_slice(&self.tx);
+        let n = transmit::copy_all(&self.tx, out);
         self.tx.clear();
         n
     }

@@ -5,7 +5,7 @@ use core::hash::{Hash, Hasher};
 use core::ops::Range;
 
 use crate::text::Text;
-use crate::text_ref::TextRef;
+use crate::text::borrowed::TextRef;
 
 /// The right to answer one request, taken by
 /// [`Server::respond`](crate::Server::respond). It is not `Clone`, so a

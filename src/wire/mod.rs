@@ -11,6 +11,7 @@
 mod decode;
 mod encode;
 mod scan;
+pub(crate) mod transmit;
 mod whole;
 
 pub use decode::Decoder;

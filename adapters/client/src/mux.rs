@@ -13,7 +13,7 @@
 //! 3. read into [`Mux::receive`] / [`Mux::receive_eof`], or report
 //!    [`Mux::fail`];
 //! 4. [`Mux::poll_events`] wakes callers; once [`Mux::closed_cause`] is
-//!    set, close the channel, [`Job::reject`] what is left in it, call
+//!    set, close the channel, [`Submission::reject`] what is left in it, call
 //!    [`Mux::settle`] and end;
 //! 5. sleep until [`Mux::next_deadline`], then [`Mux::handle_timeout`].
 
@@ -26,9 +26,9 @@ use crate::liveness::Liveness;
 use crate::time::deadline;
 use crate::{Cause, RequestError, Settings};
 
-/// A request body.
+/// What a request sends: a typed instruction, or raw arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Body {
+pub enum Payload {
     /// A typed instruction.
     Typed(Instruction),
     /// Any arguments (see [`Client::send_arguments`]).
@@ -53,18 +53,18 @@ pub trait Reply {
 
 /// One request on its way to a driver.
 #[derive(Debug)]
-pub struct Job<R> {
+pub struct Submission<R> {
     /// Names the request for [`Command::Cancel`].
     pub ticket: u64,
     /// What to send.
-    pub body: Body,
+    pub body: Payload,
     /// When the caller submitted it.
     pub queued_at: Instant,
     /// The way back to the caller.
     pub reply: R,
 }
 
-impl<R: Reply> Job<R> {
+impl<R: Reply> Submission<R> {
     /// Answers a request that will never be sent.
     pub fn reject(self, cause: Cause) {
         self.reply.deliver(Err(RequestError::NotSent { cause }));
@@ -75,7 +75,7 @@ impl<R: Reply> Job<R> {
 #[derive(Debug)]
 pub enum Command<R> {
     /// Send a request.
-    Send(Box<Job<R>>),
+    Send(Box<Submission<R>>),
     /// The caller of this ticket stopped waiting.
     Cancel(u64),
     /// Finish the requests already submitted, then close; abort at the
@@ -94,7 +94,7 @@ struct Waiter<R> {
 /// The state of one multiplexed connection.
 pub struct Mux<R> {
     core: Client<Instant>,
-    queue: VecDeque<Job<R>>,
+    queue: VecDeque<Submission<R>>,
     waiters: HashMap<RequestId, Waiter<R>>,
     tickets: HashMap<u64, RequestId>,
     /// Requests ended by the connection's end, answered once its cause is
@@ -191,8 +191,8 @@ impl<R: Reply> Mux<R> {
                 break;
             };
             let sent = match &job.body {
-                Body::Typed(instruction) => self.core.send(instruction),
-                Body::Raw(arguments) => self.core.send_arguments(arguments),
+                Payload::Typed(instruction) => self.core.send(instruction),
+                Payload::Raw(arguments) => self.core.send_arguments(arguments),
             };
             match sent {
                 Ok(id) => {
@@ -296,7 +296,7 @@ impl<R: Reply> Mux<R> {
     }
 
     /// Why the connection ended, once it has: close the command channel,
-    /// [`Job::reject`] what is left in it, then [`Mux::settle`].
+    /// [`Submission::reject`] what is left in it, then [`Mux::settle`].
     pub fn closed_cause(&self) -> Option<&Cause> {
         self.closed.as_ref()
     }

@@ -19,7 +19,8 @@
 //!   address resolved again each time; nothing is retried silently.
 //! - [`Client::with_transport`] runs the client over any
 //!   `futures_io::AsyncRead + AsyncWrite` transport the caller connected
-//!   (TLS, a Unix socket, a pipe).
+//!   (TLS, a Unix socket, a pipe; the reference server listens on TCP
+//!   only, so such transports reach it through a proxy).
 //! - Requests are traced as `kairoi_request` spans at debug level, with
 //!   their queue time and round trip (no subscriber is installed).
 //!

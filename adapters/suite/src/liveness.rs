@@ -37,9 +37,11 @@ pub async fn a_server_that_reads_but_never_answers_is_replaced<R: Runtime + Defa
     // Nothing was read for a request timeout: the client drops the
     // connection. (A request submitted in the instant before that would
     // end `NotSent`, which is safe to send again.)
-    crate::support::eventually::<R>(Duration::from_secs(5), "the quiet connection dropped", || {
-        server.connections_open() == 0
-    })
+    crate::support::eventually::<R>(
+        Duration::from_secs(5),
+        "the quiet connection dropped",
+        || server.connections_open() == 0,
+    )
     .await;
     server.faults().clear();
     // Not queued behind eight answers that never come: a new connection.

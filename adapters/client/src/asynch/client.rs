@@ -16,7 +16,7 @@ use super::reply::{Command, Reply, To};
 use super::slot::Slot;
 use super::{ClientBuilder, Runtime, sleep_until};
 use crate::load::least_loaded;
-use crate::mux::{Body, Job};
+use crate::mux::{Payload, Submission};
 use crate::time::{deadline, instant_after};
 use crate::{Cause, RequestError, ServerAddr, Settings};
 
@@ -168,7 +168,7 @@ impl<R: Runtime> Client<R> {
     /// server may still apply it; its identifier stays reserved until the
     /// late response arrives, so no later request can receive it.
     pub async fn execute(&self, instruction: &Instruction) -> Result<(), RequestError> {
-        self.run(Body::Typed(instruction.clone())).await
+        self.run(Payload::Typed(instruction.clone())).await
     }
 
     /// Sends a request with any body, for instructions the typed layer does
@@ -182,7 +182,7 @@ impl<R: Runtime> Client<R> {
         body: impl IntoIterator<Item = A>,
     ) -> Result<(), RequestError> {
         let body = body.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        self.run(Body::Raw(body)).await
+        self.run(Payload::Raw(body)).await
     }
 
     /// Schedules (or reschedules) `job` at `execution` (UTC).
@@ -271,7 +271,7 @@ impl<R: Runtime> Client<R> {
         let retry = settings.retry;
         let (tx, rx) = async_channel::unbounded();
         // Bodies kept for a resend, with the attempts left.
-        let mut kept: HashMap<usize, (Body, u32)> = HashMap::new();
+        let mut kept: HashMap<usize, (Payload, u32)> = HashMap::new();
         let mut outstanding = 0usize;
         let mut items = instructions.into_iter().enumerate();
         let mut exhausted = false;
@@ -281,7 +281,7 @@ impl<R: Runtime> Client<R> {
                     exhausted = true;
                     break;
                 };
-                let body = Body::Typed(item.borrow().clone());
+                let body = Payload::Typed(item.borrow().clone());
                 if retry.attempts() > 0 {
                     kept.insert(index, (body.clone(), retry.attempts()));
                 }
@@ -345,7 +345,7 @@ impl<R: Runtime> Client<R> {
 
     /// One request, resent while the retry policy allows, all within one
     /// request timeout.
-    async fn run(&self, body: Body) -> Result<(), RequestError> {
+    async fn run(&self, body: Payload) -> Result<(), RequestError> {
         let settings = &self.shared.settings;
         let until = settings.request_deadline(Instant::now());
         let retry = settings.retry;
@@ -373,7 +373,7 @@ impl<R: Runtime> Client<R> {
 
     /// One attempt of a single request: the connection is found, the
     /// request handed to it and its answer awaited, all before `until`.
-    async fn once(&self, body: Body, until: Option<Instant>) -> Result<(), RequestError> {
+    async fn once(&self, body: Payload, until: Option<Instant>) -> Result<(), RequestError> {
         let (tx, rx) = async_channel::bounded(1);
         let commands = self.submit(body, until, To::One(tx)).await?;
         let ticket = commands.1;
@@ -413,7 +413,7 @@ impl<R: Runtime> Client<R> {
     async fn submit_batch(
         &self,
         index: usize,
-        body: Body,
+        body: Payload,
         tx: &Sender<(usize, Result<(), RequestError>)>,
     ) {
         let until = self.shared.settings.request_deadline(Instant::now());
@@ -430,7 +430,7 @@ impl<R: Runtime> Client<R> {
     /// made until `until`. Gives the driver's channel and the ticket.
     async fn submit(
         &self,
-        body: Body,
+        body: Payload,
         until: Option<Instant>,
         to: To,
     ) -> Result<(Sender<Command>, u64), RequestError> {
@@ -445,7 +445,7 @@ impl<R: Runtime> Client<R> {
             .sender(&shared.rt, shared.target.as_ref(), &shared.settings, until)
             .await?;
         let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
-        let job = Job {
+        let job = Submission {
             ticket,
             body,
             queued_at: Instant::now(),

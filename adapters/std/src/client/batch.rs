@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use kairoi_client::deadline;
-use kairoi_client::mux::Body;
+use kairoi_client::mux::Payload;
 use kairoi_proto::{Event, Instruction, Outcome, RequestId, SendError};
 
 use super::connection::Connection;
@@ -15,7 +15,7 @@ use crate::{Cause, RequestError};
 
 /// Receives each request's result: its input position, its body when the
 /// pass keeps bodies for a retry, and the result.
-pub(crate) type Sink<'a> = dyn FnMut(usize, Option<Body>, Result<(), RequestError>) + 'a;
+pub(crate) type Sink<'a> = dyn FnMut(usize, Option<Payload>, Result<(), RequestError>) + 'a;
 
 /// What a pass can send: a typed instruction, borrowed or owned, or a
 /// body kept for a retry.
@@ -23,7 +23,7 @@ pub(crate) trait Request {
     /// Queues it on `core`.
     fn send_on(&self, core: &mut kairoi_proto::Client) -> Result<RequestId, SendError>;
     /// A copy to send again.
-    fn to_body(&self) -> Body;
+    fn to_payload(&self) -> Payload;
 }
 
 /// A typed instruction of a batch.
@@ -34,20 +34,20 @@ impl<B: Borrow<Instruction>> Request for Typed<B> {
         core.send(self.0.borrow())
     }
 
-    fn to_body(&self) -> Body {
-        Body::Typed(self.0.borrow().clone())
+    fn to_payload(&self) -> Payload {
+        Payload::Typed(self.0.borrow().clone())
     }
 }
 
-impl Request for Body {
+impl Request for Payload {
     fn send_on(&self, core: &mut kairoi_proto::Client) -> Result<RequestId, SendError> {
         match self {
-            Body::Typed(instruction) => core.send(instruction),
-            Body::Raw(arguments) => core.send_arguments(arguments),
+            Payload::Typed(instruction) => core.send(instruction),
+            Payload::Raw(arguments) => core.send_arguments(arguments),
         }
     }
 
-    fn to_body(&self) -> Body {
+    fn to_payload(&self) -> Payload {
         self.clone()
     }
 }
@@ -74,9 +74,9 @@ impl Pass {
         items: &mut dyn Iterator<Item = (usize, Q)>,
         sink: &mut Sink<'_>,
     ) -> Option<Cause> {
-        let mut in_flight: HashMap<RequestId, (usize, Option<Body>)> = HashMap::new();
+        let mut in_flight: HashMap<RequestId, (usize, Option<Payload>)> = HashMap::new();
         // Requests that lost their connection, waiting for its cause.
-        let mut lost: Vec<(usize, Option<Body>, Outcome)> = Vec::new();
+        let mut lost: Vec<(usize, Option<Payload>, Outcome)> = Vec::new();
         let mut exhausted = false;
         let timeout = self.timeout.unwrap_or(Duration::MAX);
         loop {
@@ -97,7 +97,7 @@ impl Pass {
                         if let Some(at) = at {
                             conn.core.set_deadline(id, at);
                         }
-                        let kept = self.keep.then(|| item.to_body());
+                        let kept = self.keep.then(|| item.to_payload());
                         in_flight.insert(id, (index, kept));
                     }
                     // The request itself cannot be sent (too long, ...).

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use kairoi_client::mux::Body;
+use kairoi_client::mux::Payload;
 use kairoi_client::{ServerAddr, Settings, instant_after};
 use kairoi_proto::{DateTime, Instruction, Runner, Text};
 
@@ -121,7 +121,7 @@ impl Client {
     /// Sends one instruction and waits for its outcome, at most the
     /// request timeout (connecting included).
     pub fn execute(&mut self, instruction: &Instruction) -> Result<(), RequestError> {
-        self.single(Body::Typed(instruction.clone()))
+        self.single(Payload::Typed(instruction.clone()))
     }
 
     /// Sends a request with any body, for instructions the typed layer
@@ -131,7 +131,7 @@ impl Client {
         body: impl IntoIterator<Item = A>,
     ) -> Result<(), RequestError> {
         let body = body.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        self.single(Body::Raw(body))
+        self.single(Payload::Raw(body))
     }
 
     /// Creates or reschedules the job `job` to run at `execution` (UTC).
@@ -209,7 +209,7 @@ impl Client {
 
     /// One request: its connection and its answer within one request
     /// timeout.
-    fn single(&mut self, body: Body) -> Result<(), RequestError> {
+    fn single(&mut self, body: Payload) -> Result<(), RequestError> {
         let mut result = None;
         let until = self.settings.request_deadline(Instant::now());
         self.run(std::iter::once((0, body)), until, &mut |_, r| {
@@ -234,7 +234,7 @@ impl Client {
         It: Iterator<Item = (usize, Q)> + Send,
     {
         let policy = self.settings.retry;
-        let mut retry: Vec<(usize, Body, RequestError)> = Vec::new();
+        let mut retry: Vec<(usize, Payload, RequestError)> = Vec::new();
         let keep = policy.attempts() > 0;
         self.pass(items, keep, until, &mut |index, kept, result| {
             report(policy, &mut retry, on_result, index, kept, result);
@@ -298,10 +298,10 @@ impl Client {
 /// attempt when the policy resends it.
 fn report(
     policy: RetryPolicy,
-    retry: &mut Vec<(usize, Body, RequestError)>,
+    retry: &mut Vec<(usize, Payload, RequestError)>,
     on_result: &mut dyn FnMut(usize, Result<(), RequestError>),
     index: usize,
-    kept: Option<Body>,
+    kept: Option<Payload>,
     result: Result<(), RequestError>,
 ) {
     match (kept, result) {

@@ -4,7 +4,7 @@
 
 use std::sync::{Mutex, mpsc};
 
-use kairoi_client::mux::Body;
+use kairoi_client::mux::Payload;
 use kairoi_client::{ServerAddr, Settings};
 
 use super::batch::{Pass, Request, Sink};
@@ -37,7 +37,7 @@ pub(crate) fn run<Q, It>(
         }
         many => {
             let shared = Mutex::new(&mut items);
-            let (tx, rx) = mpsc::channel::<(usize, Option<Body>, Result<(), RequestError>)>();
+            let (tx, rx) = mpsc::channel::<(usize, Option<Payload>, Result<(), RequestError>)>();
             let causes = std::thread::scope(|scope| {
                 let workers: Vec<_> = many
                     .iter_mut()
@@ -70,7 +70,7 @@ pub(crate) fn run<Q, It>(
     };
     let cause = cause.unwrap_or(Cause::Closed);
     for (index, item) in items {
-        let kept = pass.keep.then(|| item.to_body());
+        let kept = pass.keep.then(|| item.to_payload());
         let cause = cause.clone();
         sink(index, kept, Err(RequestError::NotSent { cause }));
     }

@@ -1,11 +1,11 @@
 //! [`InstructionRef`]: a typed request body borrowed from the receive
 //! buffer.
 
-use crate::body::{BodyRef, Shape};
 use crate::datetime::DateTime;
 use crate::error::InstructionError;
+use crate::instruction::body::{BodyRef, Shape};
 use crate::instruction::{Instruction, Runner};
-use crate::text_ref::TextRef;
+use crate::text::borrowed::TextRef;
 
 /// An [`Instruction`] whose texts are borrowed from the receive buffer, as
 /// [`Server::poll_event_ref`](crate::Server::poll_event_ref) yields it:

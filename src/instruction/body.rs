@@ -9,7 +9,7 @@ use core::ops::Range;
 use crate::datetime::DateTime;
 use crate::error::{InstructionError, excerpt};
 use crate::text::Text;
-use crate::text_ref::TextRef;
+use crate::text::borrowed::TextRef;
 
 /// Read access to the arguments of a request body, whether they are
 /// [`Text`] values or ranges of a received frame (which the server parses

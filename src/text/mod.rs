@@ -3,6 +3,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
+
+pub(crate) mod borrowed;
+
+pub use borrowed::TextRef;
 use core::fmt;
 use core::str::Utf8Error;
 

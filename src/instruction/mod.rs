@@ -2,11 +2,17 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::body::{Shape, TextBody};
 use crate::datetime::DateTime;
 use crate::error::InstructionError;
 use crate::text::Text;
 use crate::wire::encode_argument;
+
+pub(crate) mod body;
+pub(crate) mod borrowed;
+
+pub use body::BodyRef;
+pub(crate) use body::{Shape, TextBody};
+pub use borrowed::{InstructionRef, RunnerRef};
 
 /// A request body the typed layer knows. Other bodies are sent with
 /// [`Client::send_arguments`](crate::Client::send_arguments).

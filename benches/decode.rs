@@ -87,7 +87,9 @@ fn feed(
 ) -> usize {
     let mut requests = 0;
     for chunk in bytes.chunks(CHUNK) {
-        server.receive(chunk);
+        // No active limit: the server takes every byte.
+        let taken = server.receive(chunk);
+        debug_assert_eq!(taken, chunk.len());
         while next(server).is_some() {
             requests += 1;
         }

@@ -17,8 +17,7 @@ fn client_to_server(client: &mut Client, server: &mut Server) -> bool {
     let Some(bytes) = client.poll_transmit() else {
         return false;
     };
-    let n = bytes.len().min(CHUNK);
-    server.receive(&bytes[..n]);
+    let n = server.receive(&bytes[..bytes.len().min(CHUNK)]);
     client.consume_transmit(n);
     true
 }

@@ -22,8 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Client to server: every byte the client would write.
     while let Some(bytes) = client.poll_transmit() {
-        let n = bytes.len();
-        server.receive(bytes);
+        // The server takes what it can hold (all of it, here).
+        let n = server.receive(bytes);
         client.consume_transmit(n);
     }
 

@@ -229,7 +229,7 @@ fn serve(
     let mut rest = wire;
     while !rest.is_empty() {
         let n = rest.len().min(sizes.next().unwrap());
-        server.receive(&rest[..n]);
+        let n = server.receive(&rest[..n]);
         rest = &rest[n..];
         while let Some(event) = server.poll_event() {
             let ServerEvent::Request(request) = event else {
@@ -253,7 +253,7 @@ fn serve_borrowed(
     let mut rest = wire;
     while !rest.is_empty() {
         let n = rest.len().min(sizes.next().unwrap());
-        server.receive(&rest[..n]);
+        let n = server.receive(&rest[..n]);
         rest = &rest[n..];
         while let Some(event) = server.poll_event_ref() {
             let ServerEventRef::Request(request) = event else {

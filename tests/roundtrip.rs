@@ -131,7 +131,7 @@ proptest! {
         }
         let bytes = client.poll_transmit().unwrap().to_vec();
         for chunk in chunks(&bytes, &cuts) {
-            server.receive(chunk);
+            assert_eq!(server.receive(chunk), chunk.len());
         }
         let requests = server_requests(&mut server);
         prop_assert_eq!(requests.len(), bodies.len());
@@ -152,7 +152,7 @@ proptest! {
         }
         let bytes = client.poll_transmit().unwrap().to_vec();
         for chunk in chunks(&bytes, &cuts) {
-            server.receive(chunk);
+            assert_eq!(server.receive(chunk), chunk.len());
         }
         let requests = server_requests(&mut server);
         prop_assert_eq!(requests.len(), instructions.len());
@@ -178,8 +178,8 @@ proptest! {
         let (mut owned, mut borrowed) = (Server::new(Config::default()), Server::new(Config::default()));
         let mut seen = 0;
         for chunk in chunks(&bytes, &cuts) {
-            owned.receive(chunk);
-            borrowed.receive(chunk);
+            assert_eq!(owned.receive(chunk), chunk.len());
+            assert_eq!(borrowed.receive(chunk), chunk.len());
             let expected = server_requests(&mut owned);
             for want in expected {
                 let Some(ServerEventRef::Request(got)) = borrowed.poll_event_ref() else {
@@ -211,7 +211,7 @@ proptest! {
         for id in &identifiers {
             encode_message(&mut request, [id.as_str(), "SET", "job", "2030-01-01 00:00:00"]);
         }
-        server.receive(&request);
+        assert_eq!(server.receive(&request), request.len());
         for r in server_requests(&mut server) {
             server.respond(r.token, Status::Ok).unwrap();
         }

@@ -60,7 +60,7 @@ fn server_parses_bodies_like_instruction_parse() {
         );
     }
     let mut server = Server::new(Config::default().with_max_active(bodies.len()));
-    server.receive(&wire);
+    assert_eq!(server.receive(&wire), wire.len());
     for (n, body) in bodies.iter().enumerate() {
         let Some(ServerEvent::Request(request)) = server.poll_event() else {
             panic!("no request {n}");

@@ -63,7 +63,7 @@ fn ten_thousand_pipelined_instructions_answered_in_shuffled_order() {
     let mut sizes = [1usize, 7, 4096, 13, 250].iter().cycle();
     while let Some(bytes) = client.poll_transmit() {
         let n = bytes.len().min(*sizes.next().unwrap());
-        server.receive(&bytes[..n]);
+        let n = server.receive(&bytes[..n]);
         client.consume_transmit(n);
     }
     let mut requests = Vec::new();
@@ -153,7 +153,7 @@ fn eof_with_active_requests_ends_each_one_once() {
 /// Everything the client wrote, read by a server: each request's body.
 fn bodies_on_the_wire(wire: &[u8]) -> Vec<Vec<String>> {
     let mut server = Server::new(Config::default());
-    server.receive(wire);
+    assert_eq!(server.receive(wire), wire.len());
     server.receive_eof();
     let mut bodies = Vec::new();
     while let Some(event) = server.poll_event() {
@@ -220,7 +220,7 @@ fn deadlines_of_finished_requests_do_not_pile_up_without_polls() {
         assert!(client.set_deadline(id, Duration::from_secs(n)));
         let bytes = client.poll_transmit().unwrap().to_vec();
         client.consume_transmit(bytes.len());
-        server.receive(&bytes);
+        assert_eq!(server.receive(&bytes), bytes.len());
         let Some(ServerEvent::Request(request)) = server.poll_event() else {
             panic!("no request");
         };
@@ -248,7 +248,7 @@ fn receiving_without_polling_keeps_the_buffer_bounded() {
     }
     let bytes = client.poll_transmit().unwrap().to_vec();
     client.consume_transmit(bytes.len());
-    server.receive(&bytes);
+    assert_eq!(server.receive(&bytes), bytes.len());
     while let Some(ServerEvent::Request(request)) = server.poll_event() {
         server.respond(request.token, Status::Ok).unwrap();
     }

@@ -286,7 +286,12 @@ impl Session {
         };
         let written = pending[..n.min(pending.len())].to_vec();
         self.client.consume_transmit(n);
-        self.server.receive(&written);
+        let taken = self.server.receive(&written);
+        assert_eq!(
+            taken,
+            written.len(),
+            "a server with no active limit takes all"
+        );
         while let Some(event) = self.server.poll_event() {
             match event {
                 ServerEvent::Request(request) => {

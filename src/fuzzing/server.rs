@@ -42,12 +42,13 @@ pub fn server_session(data: &[u8]) {
     }
     loop {
         s.poll(usize::MAX);
-        if s.tokens.is_empty() {
+        if s.tokens.is_empty() && (s.backlog.is_empty() || s.done) {
             break;
         }
         while !s.tokens.is_empty() {
             s.respond(0, Status::Ok);
         }
+        s.offer();
     }
     s.transmit(usize::MAX);
     s.check();
@@ -83,6 +84,11 @@ struct Session {
     polls: usize,
     /// Responses queued and not yet read back from the wire.
     responses: VecDeque<(Text, Status)>,
+    /// Bytes the server did not take while paused, given again once
+    /// answers made room, as a transport keeps what it read.
+    backlog: Vec<u8>,
+    /// The end of the stream, given once the backlog is taken.
+    eof_pending: bool,
     eof: bool,
     done: bool,
     failed: bool,
@@ -106,6 +112,8 @@ impl Session {
             tokens: Vec::new(),
             polls: 0,
             responses: VecDeque::new(),
+            backlog: Vec::new(),
+            eof_pending: false,
             eof: false,
             done: false,
             failed: false,
@@ -142,8 +150,8 @@ impl Session {
                 self.feed(&out);
             }
             op::EOF => {
-                self.eof = true;
-                self.server.receive_eof();
+                self.eof_pending = true;
+                self.offer();
             }
             op::POLL => {
                 let max = match byte(u) {
@@ -186,10 +194,37 @@ impl Session {
     }
 
     fn feed(&mut self, bytes: &[u8]) {
+        self.backlog.extend_from_slice(bytes);
+        self.offer();
+    }
+
+    /// Gives the server what it has not taken yet, then the end of the
+    /// stream if it came.
+    fn offer(&mut self) {
+        let paused = self.server.is_paused();
+        let taken = self.server.receive(&self.backlog);
+        assert!(
+            taken == self.backlog.len() || paused,
+            "took {taken} of {} bytes while not paused",
+            self.backlog.len()
+        );
         if !self.eof && !self.done {
-            self.reference.extend(bytes);
+            self.reference.extend(&self.backlog[..taken]);
         }
-        self.server.receive(bytes);
+        self.backlog.drain(..taken);
+        if paused {
+            assert!(
+                self.server.buffered_receive() <= self.server.paused_limit(),
+                "{} bytes buffered while paused, limit {}",
+                self.server.buffered_receive(),
+                self.server.paused_limit()
+            );
+        }
+        if self.backlog.is_empty() && self.eof_pending && !self.eof {
+            self.eof_pending = false;
+            self.eof = true;
+            self.server.receive_eof();
+        }
     }
 
     fn poll(&mut self, max: usize) {
@@ -295,6 +330,8 @@ impl Session {
         if result.is_ok() {
             self.responses.push_back((identifier, status));
         }
+        // An answer makes room: what was held back goes in.
+        self.offer();
     }
 
     fn transmit(&mut self, n: usize) {

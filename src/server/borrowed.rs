@@ -78,7 +78,7 @@ impl Server {
     /// ```
     /// use kairoi_proto::{Config, InstructionRef, Server, ServerEventRef, Status};
     /// let mut server = Server::new(Config::default());
-    /// server.receive(b"7 SET app.mail.42 \"2030-01-01 08:00:00\"\n");
+    /// let _ = server.receive(b"7 SET app.mail.42 \"2030-01-01 08:00:00\"\n");
     /// let mut tokens = Vec::new();
     /// while let Some(ServerEventRef::Request(request)) = server.poll_event_ref() {
     ///     if let Ok(InstructionRef::Set { job, execution }) = request.instruction {

@@ -71,6 +71,9 @@ pub enum ServerEvent {
     Failed(DecodeError),
 }
 
+/// The least [`Server::paused_limit`]: 64 KiB.
+const PAUSED_MIN: usize = 64 * 1024;
+
 /// What [`Server::next`] found.
 enum Next {
     Frame,
@@ -156,11 +159,35 @@ impl Server {
         self.decoder.buffered()
     }
 
-    /// Takes bytes read from the transport.
-    pub fn receive(&mut self, bytes: &[u8]) {
-        if !self.eof && !self.done {
-            self.decoder.extend(bytes);
+    /// Takes bytes read from the transport and returns how many it took:
+    /// all of them, except while [`Server::is_paused`], when it buffers no
+    /// more than [`Server::paused_limit`] bytes in all; give the rest again
+    /// once answers made room ([`Server::wants_input`] says when). Bytes
+    /// after the end of the stream, or after a failure, are taken and
+    /// ignored.
+    #[must_use = "while paused, the bytes not taken must be given again later"]
+    pub fn receive(&mut self, bytes: &[u8]) -> usize {
+        if self.eof || self.done {
+            return bytes.len();
         }
+        let take = if self.is_paused() {
+            let room = self.paused_limit().saturating_sub(self.decoder.buffered());
+            room.min(bytes.len())
+        } else {
+            bytes.len()
+        };
+        self.decoder.extend(&bytes[..take]);
+        take
+    }
+
+    /// The most bytes buffered while paused: one byte more than the
+    /// longest message, and at least 64 KiB (no limit with a message
+    /// length of `usize::MAX`).
+    pub fn paused_limit(&self) -> usize {
+        self.config
+            .max_message_len()
+            .saturating_add(1)
+            .max(PAUSED_MIN)
     }
 
     /// Says the client closed its sending side.
@@ -289,13 +316,46 @@ impl Server {
 mod tests {
     use super::*;
 
+    /// Paused at the active limit, the server says so, and buffers no more
+    /// than its limit: the rest is taken once an answer made room.
+    #[test]
+    fn paused_is_told_from_needing_data_and_bounded() {
+        let config = Config::default()
+            .with_max_active(1)
+            .with_max_message_len(64);
+        let mut server = Server::new(config);
+        assert_eq!(server.receive(b"0 A B\n"), 6);
+        let Some(ServerEvent::Request(first)) = server.poll_event() else {
+            panic!("no request");
+        };
+        assert!(server.is_paused());
+        let mut wire = alloc::vec::Vec::new();
+        for n in 1..20_000 {
+            wire.extend_from_slice(alloc::format!("{n} A B\n").as_bytes());
+        }
+        let taken = server.receive(&wire);
+        assert!(
+            server.poll_event().is_none(),
+            "paused: nothing more decoded"
+        );
+        assert_eq!(server.paused_limit(), 64 * 1024);
+        assert!(taken < wire.len() && server.buffered_receive() <= server.paused_limit());
+        // An answer makes room: the rest is taken.
+        server.respond(first.token, Status::Ok).unwrap();
+        assert!(!server.is_paused());
+        assert_eq!(server.receive(&wire[taken..]), wire.len() - taken);
+        // Not paused: `None` means more input is needed.
+        let mut idle = Server::new(config);
+        assert!(idle.poll_event().is_none() && !idle.is_paused());
+    }
+
     /// Queued responses are dropped on every failure, including a message
     /// cut short by the end of the stream.
     #[test]
     fn failure_drops_queued_responses_whatever_the_cause() {
         for (input, eof) in [(&b"0 A B\n\n"[..], false), (&b"0 A B\n1 A"[..], true)] {
             let mut server = Server::new(Config::default());
-            server.receive(input);
+            assert_eq!(server.receive(input), input.len());
             if eof {
                 server.receive_eof();
             }

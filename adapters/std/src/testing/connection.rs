@@ -157,7 +157,12 @@ impl Connection<'_> {
                 self.set_read_timeout(wait)?;
                 match self.stream.read(&mut buf) {
                     Ok(0) => self.server.receive_eof(),
-                    Ok(n) => self.server.receive(&buf[..n]),
+                    Ok(n) => {
+                        // It reads only when the core wants input: not
+                        // paused, so the core takes every byte.
+                        let taken = self.server.receive(&buf[..n]);
+                        debug_assert_eq!(taken, n);
+                    }
                     Err(e) if is_retry(&e) => {}
                     Err(e) => return Err(e),
                 }

@@ -30,6 +30,7 @@
 mod addr;
 mod backoff;
 mod error;
+mod in_order;
 mod liveness;
 mod load;
 pub mod mux;
@@ -43,6 +44,7 @@ mod asynch;
 pub use addr::{ServerAddr, non_empty};
 pub use backoff::{Backoff, Reconnect};
 pub use error::{Cause, RequestError};
+pub use in_order::InOrder;
 pub use liveness::Liveness;
 pub use load::{Load, least_loaded};
 pub use retry::RetryPolicy;

@@ -1,13 +1,6 @@
-//! The async client's bulk cases (`kairoi-suite`) on smol.
+//! The async client's bulk case (`kairoi-suite`) on smol: a binary of
+//! its own, since it measures the process's memory.
 
-struct Smol;
+mod harness;
 
-impl kairoi_suite::Harness for Smol {
-    type Rt = kairoi_smol::Smol;
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        smol::block_on(future)
-    }
-}
-
-kairoi_suite::bulk_suite!(Smol);
+kairoi_suite::bulk_suite!(harness::Smol);

@@ -4,14 +4,6 @@
 //! runs them against a Kairoi server; the README says how to start the
 //! reference server for them.
 
-struct Smol;
+mod harness;
 
-impl kairoi_suite::Harness for Smol {
-    type Rt = kairoi_smol::Smol;
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        smol::block_on(future)
-    }
-}
-
-kairoi_suite::live_suite!(Smol);
+kairoi_suite::live_suite!(harness::Smol);

@@ -38,19 +38,19 @@ fn resident() -> Option<usize> {
 /// second measures the process's memory, which the first would disturb
 /// if they ran at once).
 pub async fn a_million_requests_through_each_batch_call<R: Runtime + Default>() {
-    a_million_requests_through_execute_all_all_ok::<R>().await;
-    a_million_lazy_requests_stream_in_a_windows_memory::<R>().await;
-}
-
-/// `execute_all` of a million: all `Ok`, though the batch takes longer
-/// than the request timeout.
-async fn a_million_requests_through_execute_all_all_ok<R: Runtime + Default>() {
     let server = slow_server();
     let client = Client::<R>::builder()
         .request_timeout(TIMEOUT)
         .connect(server.addr())
         .await
         .unwrap();
+    a_million_requests_through_execute_all_all_ok(&client).await;
+    a_million_lazy_requests_stream_in_a_windows_memory(&client).await;
+}
+
+/// `execute_all` of a million: all `Ok`, though the batch takes longer
+/// than the request timeout.
+async fn a_million_requests_through_execute_all_all_ok<R: Runtime + Default>(client: &Client<R>) {
     let when = crate::support::later();
     let start = Instant::now();
     let results = client.execute_all((0..COUNT).map(|n| job(n, when))).await;
@@ -72,13 +72,9 @@ async fn a_million_requests_through_execute_all_all_ok<R: Runtime + Default>() {
 
 /// `execute_each` fed by a lazy iterator: all `Ok`, and the process grows
 /// by about a window's worth, not the batch's.
-async fn a_million_lazy_requests_stream_in_a_windows_memory<R: Runtime + Default>() {
-    let server = slow_server();
-    let client = Client::<R>::builder()
-        .request_timeout(TIMEOUT)
-        .connect(server.addr())
-        .await
-        .unwrap();
+async fn a_million_lazy_requests_stream_in_a_windows_memory<R: Runtime + Default>(
+    client: &Client<R>,
+) {
     let when = crate::support::later();
     // Warm up: the connection's buffers at their working size.
     client

@@ -1,18 +1,6 @@
-//! The async client's bulk cases (`kairoi-suite`) on Tokio.
+//! The async client's bulk case (`kairoi-suite`) on Tokio: a binary of
+//! its own, since it measures the process's memory.
 
-struct Tokio;
+mod harness;
 
-impl kairoi_suite::Harness for Tokio {
-    type Rt = kairoi_tokio::Tokio;
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a Tokio runtime")
-            .block_on(future)
-    }
-}
-
-kairoi_suite::bulk_suite!(Tokio);
+kairoi_suite::bulk_suite!(harness::Tokio);

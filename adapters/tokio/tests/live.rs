@@ -4,19 +4,6 @@
 //! runs them against a Kairoi server; the README says how to start the
 //! reference server for them.
 
-struct Tokio;
+mod harness;
 
-impl kairoi_suite::Harness for Tokio {
-    type Rt = kairoi_tokio::Tokio;
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a Tokio runtime")
-            .block_on(future)
-    }
-}
-
-kairoi_suite::live_suite!(Tokio);
+kairoi_suite::live_suite!(harness::Tokio);

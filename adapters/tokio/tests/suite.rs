@@ -1,18 +1,5 @@
 //! The async client's suite (`kairoi-suite`) on Tokio.
 
-struct Tokio;
+mod harness;
 
-impl kairoi_suite::Harness for Tokio {
-    type Rt = kairoi_tokio::Tokio;
-
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a Tokio runtime")
-            .block_on(future)
-    }
-}
-
-kairoi_suite::suite!(Tokio);
+kairoi_suite::suite!(harness::Tokio);

@@ -18,7 +18,7 @@ use super::{ClientBuilder, Runtime, sleep_until};
 use crate::load::least_loaded;
 use crate::mux::{Payload, Submission};
 use crate::time::{deadline, instant_after};
-use crate::{Cause, RequestError, ServerAddr, Settings};
+use crate::{Cause, InOrder, RequestError, ServerAddr, Settings};
 
 #[derive(Debug)]
 struct Shared<R> {
@@ -227,23 +227,10 @@ impl<R: Runtime> Client<R> {
         I: IntoIterator,
         I::Item: Borrow<Instruction>,
     {
-        let mut results: Vec<Option<Result<(), RequestError>>> = Vec::new();
-        self.execute_each(instructions, |index, result| {
-            if results.len() <= index {
-                results.resize_with(index + 1, || None);
-            }
-            results[index] = Some(result);
-        })
-        .await;
-        // `execute_each` reports every position exactly once.
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or(Err(RequestError::NotSent {
-                    cause: Cause::Closed,
-                }))
-            })
-            .collect()
+        let mut results = InOrder::default();
+        self.execute_each(instructions, |index, result| results.put(index, result))
+            .await;
+        results.finish()
     }
 
     /// Sends a batch of any size and hands each result to `on_result` with

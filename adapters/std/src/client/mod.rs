@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use kairoi_client::mux::Payload;
-use kairoi_client::{ServerAddr, Settings, instant_after};
+use kairoi_client::{InOrder, ServerAddr, Settings, instant_after};
 use kairoi_proto::{DateTime, Instruction, Runner, Text};
 
 mod batch;
@@ -170,22 +170,9 @@ impl Client {
         I::IntoIter: Send,
         I::Item: Borrow<Instruction> + Send,
     {
-        let mut results: Vec<Option<Result<(), RequestError>>> = Vec::new();
-        self.execute_each(instructions, |index, result| {
-            if results.len() <= index {
-                results.resize_with(index + 1, || None);
-            }
-            results[index] = Some(result);
-        });
-        // Every position is filled: each instruction is reported once.
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or(Err(RequestError::NotSent {
-                    cause: Cause::Closed,
-                }))
-            })
-            .collect()
+        let mut results = InOrder::default();
+        self.execute_each(instructions, |index, result| results.put(index, result));
+        results.finish()
     }
 
     /// Like [`Client::execute_all`], but hands each result to `on_result`

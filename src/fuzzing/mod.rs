@@ -12,9 +12,9 @@
 //! | [`decode_messages`] | [`Decoder`](crate::wire::Decoder) | no panic; a simple reference parser, the whole input and any chunking give the same messages and outcome; buffered bytes stay within the limit plus one chunk |
 //! | [`client_session`] | [`Client`](crate::Client) against a [`Server`](crate::Server) | exactly one outcome per request, none after `Closed`, `Closed` once and last, `in_flight` and `poll_timeout` consistent, the wire always well-formed, outcomes consistent with what the server side received |
 //! | [`server_session`] | [`Server`](crate::Server) | requests match a plain decoder of the same bytes, responses in any order decode to the right identifiers and statuses, backpressure and the end of stream are consistent |
-//! | [`roundtrip`] | [`encode_message`](crate::wire::encode_message), [`Client`](crate::Client), [`Server`](crate::Server) | arguments and instructions come back identical, with the same number of arguments and messages |
+//! | [`roundtrip`](fn@roundtrip) | [`encode_message`](crate::wire::encode_message), [`Client`](crate::Client), [`Server`](crate::Server) | arguments and instructions come back identical, with the same number of arguments and messages |
 //!
-//! Only built with the `arbitrary` feature.
+//! Only built with the `fuzzing` feature, which is not public API.
 
 mod client;
 mod decode;

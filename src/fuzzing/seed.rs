@@ -324,7 +324,7 @@ impl ServerScript {
     }
 }
 
-/// An input of [`roundtrip`](super::roundtrip).
+/// An input of [`roundtrip`](fn@super::roundtrip).
 #[derive(Debug, Clone, Default)]
 pub struct RoundtripScript(Writer);
 

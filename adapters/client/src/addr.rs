@@ -38,7 +38,7 @@ impl ServerAddr {
 }
 
 /// `addrs`, or an error naming `addr` when there are none.
-pub fn non_empty(addr: &ServerAddr, addrs: Vec<SocketAddr>) -> io::Result<Vec<SocketAddr>> {
+pub(crate) fn non_empty(addr: &ServerAddr, addrs: Vec<SocketAddr>) -> io::Result<Vec<SocketAddr>> {
     if addrs.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

@@ -32,6 +32,7 @@ mod backoff;
 mod error;
 mod in_order;
 mod liveness;
+#[cfg(feature = "async")]
 mod load;
 pub mod mux;
 mod retry;
@@ -41,12 +42,11 @@ mod time;
 #[cfg(feature = "async")]
 mod asynch;
 
-pub use addr::{ServerAddr, non_empty};
+pub use addr::ServerAddr;
 pub use backoff::{Backoff, Reconnect};
 pub use error::{Cause, RequestError};
 pub use in_order::InOrder;
 pub use liveness::Liveness;
-pub use load::{Load, least_loaded};
 pub use retry::RetryPolicy;
 pub use settings::Settings;
 pub use time::{deadline, instant_after};

@@ -3,7 +3,10 @@
 //! server in memory for your tests.
 //!
 //! Kairoi runs *jobs* (an identifier and a UTC time) with the *rule* whose
-//! pattern is the longest prefix of the job identifier. This crate speaks
+//! pattern is the longest prefix of the job identifier, at least once after
+//! their time: job handlers must be idempotent. The protocol cannot cancel
+//! a job; reschedule it far ahead, or match it with a rule whose runner
+//! ignores it. This crate speaks
 //! its protocol, KCP, through the sans-IO core [`kairoi_proto`]:
 //!
 //! - [`Client`] is for scripts and synchronous services: one call, one

@@ -84,29 +84,43 @@ macro_rules! bulk_suite {
     };
 }
 
-/// Expands to the live cases, against the server at `KAIROI_ADDR`; each
-/// prints that it is not run when the variable is unset.
+/// Expands to the live cases, against the server at `KAIROI_ADDR`. They
+/// are ignored by a plain `cargo test` (which says so), and run with
+/// `-- --ignored`; without the variable they then fail, naming it.
 #[macro_export]
 macro_rules! live_suite {
     ($harness:ty) => {
-        $crate::tests!($harness;
+        $crate::tests!(@ignore "live: needs a Kairoi server at KAIROI_ADDR (see the README)"; $harness;
             live::a_quarter_million_jobs_in_one_batch_all_ok,
             live::a_pool_of_four_keeps_up_with_four_raw_sockets,
         );
     };
 }
 
-/// Expands to one `#[test]` per named case.
+/// Expands to one `#[test]` per named case (`@ignore "reason";` first:
+/// each ignored unless asked for).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! tests {
+    (@ignore $reason:literal; $harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            #[ignore = $reason]
+            fn $name() {
+                $crate::tests!(@run $harness, $module, $name);
+            }
+        )*
+    };
+    (@run $harness:ty, $module:ident, $name:ident) => {
+        <$harness as $crate::Harness>::block_on(
+            $crate::$module::$name::<<$harness as $crate::Harness>::Rt>(),
+        )
+    };
     ($harness:ty; $($module:ident :: $name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                <$harness as $crate::Harness>::block_on(
-                    $crate::$module::$name::<<$harness as $crate::Harness>::Rt>(),
-                );
+                $crate::tests!(@run $harness, $module, $name);
             }
         )*
     };

@@ -113,8 +113,10 @@ pub async fn a_pool_of_four_keeps_up_with_four_raw_sockets<R: Runtime + Default>
     const SOCKETS: usize = 4;
     const PER_TURN: usize = 8_000;
     const ROUNDS: usize = 10;
+    // As deep a pipeline per connection as each raw socket has.
     let client = Client::<R>::builder()
         .connections(SOCKETS)
+        .window(PER_TURN / SOCKETS)
         .connect(addr.as_str())
         .await
         .unwrap();

@@ -109,7 +109,7 @@ pub async fn three_thousand_tasks_end_when_the_server_stops<R: Runtime + Default
             spawn::<R, _>(async move { client.set_job(format!("stop.{n}"), later()).await })
         })
         .collect();
-    crate::support::eventually::<R>(Duration::from_secs(10), "some answered", || {
+    crate::support::eventually::<R>(Duration::from_secs(10), "some received", || {
         server.requests_received() > 100
     })
     .await;
@@ -126,7 +126,10 @@ pub async fn three_thousand_tasks_end_when_the_server_stops<R: Runtime + Default
     );
     let t = tally(&results);
     assert_eq!(t.ok + t.timed_out + t.not_sent + t.unknown, 3000, "{t:?}");
-    assert!(t.ok > 0 && t.ok < 3000, "{t:?}");
+    assert!(
+        t.ok < 3000,
+        "the server stopped before answering all: {t:?}"
+    );
 }
 
 /// The server restarted (on the same port) in the middle of a batch:

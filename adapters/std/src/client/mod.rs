@@ -179,7 +179,9 @@ impl Client {
     /// with the instruction's input position as soon as it is known, in
     /// completion order, instead of collecting them: memory stays bounded
     /// by the window, whatever the batch's size. Every instruction is
-    /// reported exactly once before this returns.
+    /// reported exactly once before this returns, and `on_result` runs in
+    /// the caller's thread. With several connections, the iterator is
+    /// advanced from the pool's threads (hence `Send`).
     pub fn execute_each<I, F>(&mut self, instructions: I, mut on_result: F)
     where
         I: IntoIterator,

@@ -213,6 +213,9 @@ fn a_malformed_request_closes_the_connection_without_any_answer() {
     let (text, ended) = raw.read_lines(1);
     assert!(ended);
     assert_eq!(text, "", "no answer at all");
+    // The valid request before it was applied, as the reference server's
+    // database applies it after the connection's thread died.
+    assert!(server.job("job").is_some());
     // The server itself keeps serving.
     let mut client = Client::connect(server.addr()).unwrap();
     client.set_job("x", at("2031-01-01 00:00:00")).unwrap();
@@ -297,4 +300,26 @@ fn messages_longer_than_the_read_ahead_still_arrive_with_a_larger_limit() {
         .set_job(longer.as_str(), at("2031-01-01 00:00:00"))
         .unwrap_err();
     assert!(err.is_unknown() || err.is_not_sent(), "{err:?}");
+}
+
+#[test]
+fn a_valid_request_before_a_malformed_one_in_the_same_read_is_applied_unanswered() {
+    let server = TestServer::start().unwrap();
+    let mut raw = Raw::connect(server.addr());
+    raw.send(b"0 SET raw.valid-before-malformed \"2030-01-01 12:00:00\"\nX\n");
+    let (text, ended) = raw.read_lines(1);
+    assert!(ended, "{text:?}");
+    assert_eq!(text, "");
+    assert!(server.job("raw.valid-before-malformed").is_some());
+}
+
+#[test]
+fn an_invalid_request_before_a_malformed_one_is_answered_then_the_connection_closes() {
+    let server = TestServer::start().unwrap();
+    let mut raw = Raw::connect(server.addr());
+    raw.send(b"0 RULE SET app.rule.lf app.lf. shell \nX\n");
+    let (text, ended) = raw.read_lines(2);
+    assert!(ended, "{text:?}");
+    assert_eq!(text, "0 ERROR\n");
+    assert!(server.rules().is_empty());
 }

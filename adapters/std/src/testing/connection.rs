@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kairoi_client::instant_after;
+use kairoi_proto::wire::encode_argument;
 use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
 
 use super::faults::Settings;
@@ -44,6 +45,10 @@ struct Pending {
     order: u64,
     token: Token,
     status: Status,
+    /// The `ERROR` of an invalid body, which the reference server's
+    /// connection thread writes as soon as it parses the request (the
+    /// answers of valid requests come from its database loop).
+    immediate: bool,
 }
 
 impl PartialEq for Pending {
@@ -67,6 +72,8 @@ impl Ord for Pending {
 enum End {
     /// Flush, close the sending side, wait briefly for the client to close.
     Graceful,
+    /// Write what is in the output buffer, then close at once.
+    Flush,
     /// Close at once, dropping every unwritten response.
     Abrupt,
 }
@@ -112,6 +119,10 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
     };
     match conn.run() {
         Ok(End::Graceful) => conn.linger(),
+        Ok(End::Flush) => {
+            conn.write_out();
+            let _ = conn.stream.shutdown(Shutdown::Both);
+        }
         Ok(End::Abrupt) | Err(_) => {
             let _ = conn.stream.shutdown(Shutdown::Both);
         }
@@ -228,21 +239,47 @@ impl Connection<'_> {
                     }
                     match request.instruction {
                         Ok(instruction) => valid.push((request.token, instruction)),
-                        Err(_) => self.queue(
-                            request.token,
-                            Status::Error,
-                            instant_after(now, faults.delay),
-                        ),
+                        Err(_) => {
+                            let at = instant_after(now, faults.delay);
+                            self.queue(request.token, Status::Error, at, true);
+                        }
                     }
                 }
                 ServerEvent::Ended => {}
-                // The reference server closes without answering anything.
-                ServerEvent::Failed(_) => return Some(End::Abrupt),
+                ServerEvent::Failed(_) => {
+                    // As the reference server: its connection thread has
+                    // written the ERROR of each invalid body before the
+                    // malformed message, and has handed the valid requests
+                    // to its database, which applies them after the
+                    // connection's thread died: applied, never answered.
+                    self.apply(faults, &valid);
+                    self.out_immediate_errors();
+                    return Some(End::Flush);
+                }
                 _ => {}
             }
         }
         if valid.is_empty() {
             return None;
+        }
+        let statuses = self.apply(faults, &valid);
+        for ((token, _), status) in valid.into_iter().zip(statuses) {
+            let mut ready_at = now;
+            if !faults.per_request_cost.is_zero() {
+                self.worker_free_at =
+                    instant_after(self.worker_free_at.max(now), faults.per_request_cost);
+                ready_at = self.worker_free_at;
+            }
+            self.queue(token, status, instant_after(ready_at, faults.delay), false);
+        }
+        None
+    }
+
+    /// Applies valid requests together, as one tick of the reference
+    /// server's database loop, and gives their statuses.
+    fn apply(&self, faults: &Settings, valid: &[(Token, Instruction)]) -> Vec<Status> {
+        if valid.is_empty() {
+            return Vec::new();
         }
         let statuses: Vec<Status> = {
             let mut state = lock(&self.shared.state);
@@ -260,25 +297,47 @@ impl Connection<'_> {
             statuses
         };
         self.shared.changed.notify_all();
-        for ((token, _), status) in valid.into_iter().zip(statuses) {
-            let mut ready_at = now;
-            if !faults.per_request_cost.is_zero() {
-                self.worker_free_at =
-                    instant_after(self.worker_free_at.max(now), faults.per_request_cost);
-                ready_at = self.worker_free_at;
-            }
-            self.queue(token, status, instant_after(ready_at, faults.delay));
-        }
-        None
+        statuses
     }
 
-    fn queue(&mut self, token: Token, status: Status, ready_at: Instant) {
+    /// Moves the `ERROR`s of invalid bodies still waiting into the output
+    /// buffer, in the order of their requests, and drops every other
+    /// waiting answer: the connection is ending on a malformed message.
+    fn out_immediate_errors(&mut self) {
+        let mut errors: Vec<Pending> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|Reverse(p)| p)
+            .filter(|p| p.immediate)
+            .collect();
+        errors.sort_by_key(|p| p.order);
+        let mut line = bytes::BytesMut::new();
+        for p in errors {
+            line.clear();
+            // As the core writes an answer's identifier.
+            encode_argument(&mut line, p.token.identifier().as_bytes());
+            self.out.extend_from_slice(&line);
+            self.out.extend_from_slice(b" ERROR\n");
+        }
+    }
+
+    /// Writes the output buffer, for at most [`LINGER`].
+    fn write_out(&mut self) {
+        let deadline = instant_after(Instant::now(), LINGER);
+        while !self.out.is_empty() && Instant::now() < deadline {
+            if self.flush().is_err() {
+                return;
+            }
+        }
+    }
+
+    fn queue(&mut self, token: Token, status: Status, ready_at: Instant, immediate: bool) {
         self.order += 1;
         self.pending.push(Reverse(Pending {
             ready_at,
             order: self.order,
             token,
             status,
+            immediate,
         }));
     }
 

@@ -46,7 +46,10 @@
 //!   [`JobStatus::Triggered`] (its runner is running): then the answer is
 //!   `ERROR`;
 //! - invalid bodies are answered `ERROR`; a malformed message closes the
-//!   connection without any answer.
+//!   connection: the `ERROR`s of the invalid bodies before it are written
+//!   first, the valid requests before it are applied but never answered
+//!   (the reference server's database applies them after the connection's
+//!   thread died), and nothing after it is read.
 //!
 //! Runners are never executed: no shell command runs and no AMQP message
 //! is published. By default every run succeeds;

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::Cause;
 use crate::time::instant_after;
 
 /// The waits between failed connection attempts: `min` after the first
@@ -63,11 +64,15 @@ impl Backoff {
     }
 }
 
-/// When a connection may be attempted again after failures in a row.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The failed connection attempts in a row of one connection: when the
+/// next may start, and why the last one failed. Every client asks it
+/// before an attempt, so that while the backoff runs requests fail at
+/// once with that error.
+#[derive(Debug, Clone, Default)]
 pub struct Reconnect {
     failures: u32,
     next: Option<Instant>,
+    last_error: Option<Cause>,
 }
 
 impl Reconnect {
@@ -81,10 +86,25 @@ impl Reconnect {
         self.failures
     }
 
-    /// An attempt failed at `now`: the next one waits per `backoff`.
-    pub fn failed(&mut self, now: Instant, backoff: &Backoff) {
+    /// Why the last attempt failed, if the last attempt failed.
+    pub fn last_error(&self) -> Option<&Cause> {
+        self.last_error.as_ref()
+    }
+
+    /// The error to fail a request with at `now` rather than attempt: the
+    /// last failure's, while the backoff after it runs.
+    pub fn backing_off(&self, now: Instant) -> Option<&Cause> {
+        self.last_error
+            .as_ref()
+            .filter(|_| self.next.is_some_and(|t| t > now))
+    }
+
+    /// An attempt failed at `now` with `cause`: the next one waits per
+    /// `backoff`.
+    pub fn failed(&mut self, now: Instant, backoff: &Backoff, cause: Cause) {
         self.failures = self.failures.saturating_add(1);
         self.next = Some(instant_after(now, backoff.wait(self.failures)));
+        self.last_error = Some(cause);
     }
 
     /// An attempt succeeded: the next failure waits the shortest time again.
@@ -127,13 +147,17 @@ mod tests {
         let mut r = Reconnect::default();
         assert_eq!(r.next_attempt(), None);
         let now = Instant::now();
-        r.failed(now, &b);
-        r.failed(now, &b);
+        r.failed(now, &b, Cause::Closed);
+        r.failed(now, &b, Cause::Closed);
         let next = r.next_attempt().unwrap();
         assert!(
             next >= now + Duration::from_millis(100) && next <= now + Duration::from_millis(200)
         );
+        assert!(r.backing_off(now).is_some());
+        assert!(r.backing_off(next).is_none());
+        assert!(r.last_error().is_some());
         r.succeeded();
         assert_eq!(r.next_attempt(), None);
+        assert!(r.backing_off(now).is_none() && r.last_error().is_none());
     }
 }

@@ -198,6 +198,14 @@ impl Cause {
         }
     }
 
+    /// A connection attempt to `addr` that failed with `error`.
+    pub fn connect(addr: impl ToString, error: io::Error) -> Cause {
+        Cause::Connect {
+            addr: addr.to_string(),
+            error: Arc::new(error),
+        }
+    }
+
     /// Wraps a transport error.
     pub fn io(error: io::Error) -> Cause {
         Cause::Io(Arc::new(error))

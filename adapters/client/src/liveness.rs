@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use kairoi_proto::Client;
+
 use crate::time::instant_after;
 
 /// Watches one connection: while requests are active (written or waiting
@@ -35,6 +37,12 @@ impl Liveness {
             (true, None) => self.quiet_since = Some(now),
             (true, Some(_)) => {}
         }
+    }
+
+    /// Records at `now` whether `core` has requests that wait for an
+    /// answer: written or not, timed-out ones owed a late answer included.
+    pub fn watch<I: Copy + Ord>(&mut self, now: Instant, core: &Client<I>) {
+        self.update(now, core.in_flight() + core.abandoned() > 0);
     }
 
     /// Bytes were read at `now`.

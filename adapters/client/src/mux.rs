@@ -20,7 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use kairoi_proto::{Client, Event, Instruction, Outcome, RequestId};
+use kairoi_proto::{Client, Event, Instruction, Outcome, RequestId, SendError};
 
 use crate::liveness::Liveness;
 use crate::time::deadline;
@@ -33,6 +33,16 @@ pub enum Payload {
     Typed(Instruction),
     /// Any arguments (see [`Client::send_arguments`]).
     Raw(Vec<String>),
+}
+
+impl Payload {
+    /// Queues it on `core` ([`Client::send`] or [`Client::send_arguments`]).
+    pub fn send_on<I: Copy + Ord>(&self, core: &mut Client<I>) -> Result<RequestId, SendError> {
+        match self {
+            Payload::Typed(instruction) => core.send(instruction),
+            Payload::Raw(arguments) => core.send_arguments(arguments),
+        }
+    }
 }
 
 /// The way back to one request's caller.
@@ -190,11 +200,7 @@ impl<R: Reply> Mux<R> {
             let Some(mut job) = self.queue.pop_front() else {
                 break;
             };
-            let sent = match &job.body {
-                Payload::Typed(instruction) => self.core.send(instruction),
-                Payload::Raw(arguments) => self.core.send_arguments(arguments),
-            };
-            match sent {
+            match job.body.send_on(&mut self.core) {
                 Ok(id) => {
                     if let Some(at) = deadline(now, self.request_timeout) {
                         self.core.set_deadline(id, at);
@@ -219,8 +225,7 @@ impl<R: Reply> Mux<R> {
 
     /// Arms or disarms the liveness rule.
     fn watch(&mut self, now: Instant) {
-        let active = self.core.in_flight() + self.core.abandoned() > 0;
-        self.liveness.update(now, active);
+        self.liveness.watch(now, &self.core);
     }
 
     /// The bytes to write next (see [`Client::poll_transmit`]).

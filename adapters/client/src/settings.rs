@@ -123,6 +123,18 @@ impl Default for Settings {
 #[macro_export]
 macro_rules! builder_options {
     () => {
+        /// Default of `connect_timeout`: 10 seconds.
+        pub const DEFAULT_CONNECT_TIMEOUT: ::std::time::Duration =
+            $crate::Settings::DEFAULT_CONNECT_TIMEOUT;
+        /// Default of `request_timeout`: 30 seconds.
+        pub const DEFAULT_REQUEST_TIMEOUT: ::std::time::Duration =
+            $crate::Settings::DEFAULT_REQUEST_TIMEOUT;
+        /// Default of `close_timeout`: 10 seconds.
+        pub const DEFAULT_CLOSE_TIMEOUT: ::std::time::Duration =
+            $crate::Settings::DEFAULT_CLOSE_TIMEOUT;
+        /// Default of `window`: 1,024 requests.
+        pub const DEFAULT_WINDOW: usize = $crate::Settings::DEFAULT_WINDOW;
+
         /// The protocol limits of each connection (message length,
         /// arguments). The window is set with `window`.
         #[must_use]

@@ -21,15 +21,6 @@ impl<R: Runtime + Default> Default for ClientBuilder<R> {
 }
 
 impl<R: Runtime> ClientBuilder<R> {
-    /// Default of `connect_timeout`: 10 seconds.
-    pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = Settings::DEFAULT_CONNECT_TIMEOUT;
-    /// Default of `request_timeout`: 30 seconds.
-    pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = Settings::DEFAULT_REQUEST_TIMEOUT;
-    /// Default of `close_timeout`: 10 seconds.
-    pub const DEFAULT_CLOSE_TIMEOUT: std::time::Duration = Settings::DEFAULT_CLOSE_TIMEOUT;
-    /// Default of `window`: 1,024 requests.
-    pub const DEFAULT_WINDOW: usize = Settings::DEFAULT_WINDOW;
-
     /// The default settings on the runtime `rt`.
     pub fn new(rt: R) -> Self {
         ClientBuilder {

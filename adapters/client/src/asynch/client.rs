@@ -362,12 +362,11 @@ impl<R: Runtime> Client<R> {
     /// request handed to it and its answer awaited, all before `until`.
     async fn once(&self, body: Payload, until: Option<Instant>) -> Result<(), RequestError> {
         let (tx, rx) = async_channel::bounded(1);
-        let commands = self.submit(body, until, To::One(tx)).await?;
-        let ticket = commands.1;
+        let (commands, ticket) = self.submit(body, until, To::One(tx)).await?;
         let pending = Pending {
             reply: rx,
             guard: CancelGuard {
-                commands: commands.0,
+                commands,
                 ticket,
                 armed: true,
             },

@@ -94,10 +94,10 @@ impl mux::Reply for Reply {
 /// Hands `result` to the caller. The channels are unbounded or have room
 /// for the one result: a failure only means the caller is gone.
 fn send(to: To, result: Result<(), RequestError>) {
-    let _ = match to {
-        To::One(tx) => tx.try_send(result).is_ok(),
-        To::Batch { tx, index } => tx.try_send((index, result)).is_ok(),
-    };
+    match to {
+        To::One(tx) => drop(tx.try_send(result)),
+        To::Batch { tx, index } => drop(tx.try_send((index, result))),
+    }
 }
 
 impl Drop for Reply {

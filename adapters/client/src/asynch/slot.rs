@@ -41,8 +41,6 @@ struct State {
     /// [`Slot::close`] was called: never connect again.
     closed: bool,
     reconnect: Reconnect,
-    /// Why the last attempt failed, while it is the latest news.
-    last_error: Option<Cause>,
 }
 
 /// One connection of the pool.
@@ -102,7 +100,8 @@ impl Slot {
                 false
             };
             if !futures_lite::future::or(attempt, expired).await {
-                let cause = self.state().last_error.clone().unwrap_or(Cause::Closed);
+                let cause = self.state().reconnect.last_error().cloned();
+                let cause = cause.unwrap_or(Cause::Closed);
                 return Err(RequestError::NotSent { cause });
             }
         }
@@ -133,14 +132,14 @@ impl Slot {
         let Some(target) = target else {
             return not_sent(Cause::Closed);
         };
-        if let Some(cause) = &state.last_error {
-            let backing_off = state
-                .reconnect
-                .next_attempt()
-                .is_some_and(|t| t > Instant::now());
-            if waited || backing_off {
-                return not_sent(cause.clone());
-            }
+        // The attempt this caller waited for failed, or its backoff runs.
+        let failed = if waited {
+            state.reconnect.last_error()
+        } else {
+            state.reconnect.backing_off(Instant::now())
+        };
+        if let Some(cause) = failed {
+            return not_sent(cause.clone());
         }
         let (tx, rx) = async_channel::bounded::<()>(1);
         state.link = Link::Connecting(rx.clone());
@@ -163,7 +162,6 @@ impl Slot {
         let live = spawn_driver(rt, io, settings);
         let mut state = self.state();
         state.link = Link::Live(live);
-        state.last_error = None;
         state.reconnect.succeeded();
         self.live.store(true, Ordering::Relaxed);
     }
@@ -188,9 +186,9 @@ impl Slot {
     }
 }
 
-/// One connection attempt, after the backoff: resolve the address again,
-/// try each in turn, install the driver. Dropping `done` at the end wakes
-/// every caller waiting for it.
+/// One connection attempt (never started while a backoff runs): resolve
+/// the address again, try each in turn, install the driver. Dropping
+/// `done` at the end wakes every caller waiting for it.
 async fn attempt<R: Runtime>(
     slot: Arc<Slot>,
     rt: R,
@@ -198,10 +196,6 @@ async fn attempt<R: Runtime>(
     settings: Settings,
     done: Sender<()>,
 ) {
-    let not_before = slot.state().reconnect.next_attempt();
-    if let Some(at) = not_before.filter(|t| *t > Instant::now()) {
-        rt.timer(at).await;
-    }
     let result = open(&rt, &target, &settings).await;
     let mut state = slot.state();
     match result {
@@ -213,8 +207,9 @@ async fn attempt<R: Runtime>(
         Ok(_) => state.link = Link::Down,
         Err(cause) => {
             tracing::debug!(%cause, "connection attempt failed");
-            state.reconnect.failed(Instant::now(), &settings.backoff);
-            state.last_error = Some(cause);
+            state
+                .reconnect
+                .failed(Instant::now(), &settings.backoff, cause);
             state.link = Link::Down;
         }
     }
@@ -227,18 +222,14 @@ async fn open<R: Runtime>(
     target: &ServerAddr,
     settings: &Settings,
 ) -> Result<R::Stream, Cause> {
-    let connect_error = |addr: String, error: std::io::Error| Cause::Connect {
-        addr,
-        error: Arc::new(error),
-    };
     let addrs = match target {
         ServerAddr::Resolved(addrs) => addrs.clone(),
         ServerAddr::Host(host) => rt
             .resolve(host.clone())
             .await
-            .map_err(|e| connect_error(host.clone(), e))?,
+            .map_err(|e| Cause::connect(host, e))?,
     };
-    let addrs = addr::non_empty(target, addrs).map_err(|e| connect_error(target.to_string(), e))?;
+    let addrs = addr::non_empty(target, addrs).map_err(|e| Cause::connect(target, e))?;
     let mut last = Cause::Closed;
     for addr in addrs {
         let until = deadline(Instant::now(), settings.connect_timeout);
@@ -258,7 +249,7 @@ async fn open<R: Runtime>(
                 ),
             ),
         };
-        last = connect_error(addr.to_string(), error);
+        last = Cause::connect(addr, error);
     }
     Err(last)
 }

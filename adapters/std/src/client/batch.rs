@@ -41,10 +41,7 @@ impl<B: Borrow<Instruction>> Request for Typed<B> {
 
 impl Request for Payload {
     fn send_on(&self, core: &mut kairoi_proto::Client) -> Result<RequestId, SendError> {
-        match self {
-            Payload::Typed(instruction) => core.send(instruction),
-            Payload::Raw(arguments) => core.send_arguments(arguments),
-        }
+        Payload::send_on(self, core)
     }
 
     fn to_payload(&self) -> Payload {

@@ -53,13 +53,9 @@ impl Connection {
         settings: &Settings,
         until: Option<Instant>,
     ) -> Result<Connection, Cause> {
-        let connect_error = |addr: String, error: io::Error| Cause::Connect {
-            addr,
-            error: error.into(),
-        };
         let addrs = target
             .resolve_blocking()
-            .map_err(|e| connect_error(target.to_string(), e))?;
+            .map_err(|e| Cause::connect(target, e))?;
         let mut last = Cause::Closed;
         for addr in &addrs {
             let attempt = match connect_limit(settings, until) {
@@ -79,7 +75,7 @@ impl Connection {
                         congested: false,
                     });
                 }
-                Err(e) => last = connect_error(addr.to_string(), e),
+                Err(e) => last = Cause::connect(addr, e),
             }
         }
         Err(last)
@@ -119,8 +115,7 @@ impl Connection {
 
     /// Arms or disarms the liveness rule after requests came or went.
     pub(crate) fn watch(&mut self, now: Instant) {
-        let active = self.core.in_flight() + self.core.abandoned() > 0;
-        self.liveness.update(now, active);
+        self.liveness.watch(now, &self.core);
     }
 
     /// Before a new call on an idle connection: reads what arrived while

@@ -14,7 +14,6 @@ use crate::Cause;
 pub(crate) struct Link {
     pub(crate) conn: Option<Connection>,
     reconnect: Reconnect,
-    last_error: Option<Cause>,
 }
 
 impl Link {
@@ -31,24 +30,17 @@ impl Link {
         let usable = self.conn.as_mut().is_some_and(Connection::refresh);
         if !usable {
             self.conn = None;
-            if let Some(cause) = &self.last_error {
-                if self
-                    .reconnect
-                    .next_attempt()
-                    .is_some_and(|t| t > Instant::now())
-                {
-                    return Err(cause.clone());
-                }
+            if let Some(cause) = self.reconnect.backing_off(Instant::now()) {
+                return Err(cause.clone());
             }
             match Connection::open(target, settings, until) {
                 Ok(conn) => {
                     self.reconnect.succeeded();
-                    self.last_error = None;
                     self.conn = Some(conn);
                 }
                 Err(cause) => {
-                    self.reconnect.failed(Instant::now(), &settings.backoff);
-                    self.last_error = Some(cause.clone());
+                    let now = Instant::now();
+                    self.reconnect.failed(now, &settings.backoff, cause.clone());
                     return Err(cause);
                 }
             }

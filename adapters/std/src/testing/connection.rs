@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kairoi_client::instant_after;
-use kairoi_proto::wire::encode_argument;
+use kairoi_proto::wire::encode_message;
 use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
 
 use super::faults::Settings;
@@ -310,14 +310,14 @@ impl Connection<'_> {
             .filter(|p| p.immediate)
             .collect();
         errors.sort_by_key(|p| p.order);
+        // The core refuses to answer once the stream failed: the same
+        // message through the wire encoder.
         let mut line = bytes::BytesMut::new();
         for p in errors {
-            line.clear();
-            // As the core writes an answer's identifier.
-            encode_argument(&mut line, p.token.identifier().as_bytes());
-            self.out.extend_from_slice(&line);
-            self.out.extend_from_slice(b" ERROR\n");
+            let status = p.status.as_str().as_bytes();
+            encode_message(&mut line, [p.token.identifier().as_bytes(), status]);
         }
+        self.out.extend_from_slice(&line);
     }
 
     /// Writes the output buffer, for at most [`LINGER`].

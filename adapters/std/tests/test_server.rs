@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Raw, at};
-use kairoi_std::testing::{Clock, JobStatus, RunOutcome, TestServer};
+use kairoi_std::testing::{Clock, JobStatus, RunOutcome, ShellRunners, TestServer};
 use kairoi_std::{Client, Runner};
 
 fn manual(start: &str) -> TestServer {
@@ -213,9 +213,10 @@ fn a_malformed_request_closes_the_connection_without_any_answer() {
     let (text, ended) = raw.read_lines(1);
     assert!(ended);
     assert_eq!(text, "", "no answer at all");
-    // The valid request before it was applied, as the reference server's
-    // database applies it after the connection's thread died.
-    assert!(server.job("job").is_some());
+    // The valid request before it is applied at the next tick, as the
+    // reference server's database applies it after the connection's
+    // thread died. Due at once and matching no rule, it fails.
+    assert!(server.wait_for_status("job", JobStatus::Failed, Duration::from_secs(5)));
     // The server itself keeps serving.
     let mut client = Client::connect(server.addr()).unwrap();
     client.set_job("x", at("2031-01-01 00:00:00")).unwrap();
@@ -285,11 +286,19 @@ fn messages_longer_than_the_read_ahead_still_arrive_with_a_larger_limit() {
         .config(config)
         .connect(server.addr())
         .unwrap();
+    // A 1 MiB message arrives whole, and is answered: `ERROR`, as the
+    // reference server refuses identifiers longer than 65,535 bytes.
     let long = "j".repeat(1 << 20);
-    client
+    let err = client
         .set_job(long.as_str(), at("2031-01-01 00:00:00"))
+        .unwrap_err();
+    assert!(err.is_rejected(), "{err:?}");
+    assert!(server.job(&long).is_none());
+    let longest = "j".repeat(65_535);
+    client
+        .set_job(longest.as_str(), at("2031-01-01 00:00:00"))
         .unwrap();
-    assert!(server.job(&long).is_some());
+    assert!(server.job(&longest).is_some());
     // Past the server's limit, the connection closes without an answer.
     let longer = "k".repeat(3 << 20);
     let mut client = Client::builder()
@@ -310,7 +319,11 @@ fn a_valid_request_before_a_malformed_one_in_the_same_read_is_applied_unanswered
     let (text, ended) = raw.read_lines(1);
     assert!(ended, "{text:?}");
     assert_eq!(text, "");
-    assert!(server.job("raw.valid-before-malformed").is_some());
+    assert!(server.wait_for_status(
+        "raw.valid-before-malformed",
+        JobStatus::Planned,
+        Duration::from_secs(5)
+    ));
 }
 
 #[test]
@@ -322,4 +335,124 @@ fn an_invalid_request_before_a_malformed_one_is_answered_then_the_connection_clo
     assert!(ended, "{text:?}");
     assert_eq!(text, "0 ERROR\n");
     assert!(server.rules().is_empty());
+}
+
+/// A scratch directory for the scripts of one test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kairoi-std-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A script that writes its process id to `dir/pid` and the job
+/// identifier it is given to `dir/ran`, waits until `dir/go` exists, then
+/// exits with `status`.
+fn script(dir: &std::path::Path, status: u8) -> String {
+    let path = dir.join(format!("run-{status}.sh"));
+    let body = format!(
+        "echo $$ > '{d}/pid'\nprintf '%s' \"$1\" > '{d}/ran.tmp'\nmv '{d}/ran.tmp' '{d}/ran'\n\
+         while [ ! -e '{d}/go' ]; do sleep 0.01; done\nexit {status}\n",
+        d = dir.display()
+    );
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+fn wait_for_file(path: &std::path::Path) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(bytes) = std::fs::read(path) {
+            return bytes;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn shell_runners_run_for_real_with_the_exact_job_identifier() {
+    let dir = scratch("shell-run");
+    let server = TestServer::builder()
+        .shell_runners(ShellRunners::Run)
+        .start()
+        .unwrap();
+    let mut client = Client::connect(server.addr()).unwrap();
+    client
+        .set_rule("r", "", Runner::shell(script(&dir, 3)))
+        .unwrap();
+    let id = "a \"quoted\" id\nwith a line feed, \\ and 🦀";
+    client.set_job(id, at("2000-01-01 00:00:00")).unwrap();
+    assert_eq!(wait_for_file(&dir.join("ran")), id.as_bytes());
+    // Triggered while the command runs: a SET is refused.
+    assert_eq!(server.job(id).unwrap().status, JobStatus::Triggered);
+    let refused = client.set_job(id, at("2099-01-01 00:00:00")).unwrap_err();
+    assert!(refused.is_rejected(), "{refused:?}");
+    std::fs::write(dir.join("go"), b"").unwrap();
+    // Exit status 3, and Executed all the same, as the reference server.
+    assert!(server.wait_for_status(id, JobStatus::Executed, Duration::from_secs(20)));
+    client.set_job(id, at("2099-01-01 00:00:00")).unwrap();
+    assert_eq!(server.job(id).unwrap().status, JobStatus::Planned);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_checking_status_fails_the_jobs_whose_command_fails() {
+    let dir = scratch("shell-status");
+    std::fs::write(dir.join("go"), b"").unwrap();
+    let server = TestServer::builder()
+        .shell_runners(ShellRunners::RunCheckingStatus)
+        .start()
+        .unwrap();
+    let mut client = Client::connect(server.addr()).unwrap();
+    client
+        .set_rule("ok", "ok.", Runner::shell(script(&dir, 0)))
+        .unwrap();
+    client
+        .set_rule("bad", "bad.", Runner::shell(script(&dir, 1)))
+        .unwrap();
+    client
+        .set_rule("missing", "missing.", Runner::shell("/nonexistent/script"))
+        .unwrap();
+    let past = at("2000-01-01 00:00:00");
+    for job in ["ok.1", "bad.1", "missing.1"] {
+        client.set_job(job, past).unwrap();
+    }
+    let wait = Duration::from_secs(20);
+    assert!(server.wait_for_status("ok.1", JobStatus::Executed, wait));
+    assert!(server.wait_for_status("bad.1", JobStatus::Failed, wait));
+    // `sh` starts and cannot open the script: it exits with a failure.
+    assert!(server.wait_for_status("missing.1", JobStatus::Failed, wait));
+    assert_eq!(server.executions().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dropping_the_server_stops_the_commands_still_running() {
+    let dir = scratch("shell-drop");
+    let server = TestServer::builder()
+        .shell_runners(ShellRunners::Run)
+        .start()
+        .unwrap();
+    let mut client = Client::connect(server.addr()).unwrap();
+    client
+        .set_rule("r", "", Runner::shell(script(&dir, 0)))
+        .unwrap();
+    client
+        .set_job("forever", at("2000-01-01 00:00:00"))
+        .unwrap();
+    wait_for_file(&dir.join("ran"));
+    let pid = String::from_utf8(wait_for_file(&dir.join("pid"))).unwrap();
+    let proc = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    assert!(proc.exists(), "the command runs");
+    // The script waits for a file that never comes: the drop kills it
+    // and reaps it.
+    drop(client);
+    server.shutdown();
+    assert!(!proc.exists(), "the command was stopped");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,13 +9,17 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kairoi_client::instant_after;
-use kairoi_proto::wire::encode_message;
 use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
 
 use super::faults::Settings;
+use super::input::LossyUtf8;
 use super::lock;
 use super::server::Shared;
 
+/// The most bytes one read takes from the socket: 2 KiB, as the reference
+/// server, so that a character cut by a read's end comes out alike (see
+/// `input.rs`).
+const READ_SIZE: usize = 2048;
 /// The longest a connection blocks in one read before it looks at the
 /// faults and the shutdown flag again.
 const READ_POLL: Duration = Duration::from_millis(50);
@@ -72,7 +76,10 @@ impl Ord for Pending {
 enum End {
     /// Flush, close the sending side, wait briefly for the client to close.
     Graceful,
-    /// Write what is in the output buffer, then close at once.
+    /// Write what is in the output buffer, then close at once, as the
+    /// reference server does on a malformed message and at the end of the
+    /// client's input. The valid requests read before are still applied,
+    /// at the next tick, and never answered.
     Flush,
     /// Close at once, dropping every unwritten response.
     Abrupt,
@@ -82,6 +89,11 @@ struct Connection<'a> {
     shared: &'a Shared,
     stream: TcpStream,
     server: Server,
+    input: LossyUtf8,
+    /// Valid requests read and not yet applied: they are applied together
+    /// at `held_until`, the scheduler's next tick after the first of them.
+    held: Vec<(Token, Instruction)>,
+    held_until: Option<Instant>,
     pending: BinaryHeap<Reverse<Pending>>,
     out: Vec<u8>,
     order: u64,
@@ -106,6 +118,9 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
     let mut conn = Connection {
         shared,
         server: Server::new(shared.config),
+        input: LossyUtf8::default(),
+        held: Vec::new(),
+        held_until: None,
         stream,
         pending: BinaryHeap::new(),
         out: Vec::new(),
@@ -122,6 +137,7 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
         Ok(End::Flush) => {
             conn.write_out();
             let _ = conn.stream.shutdown(Shutdown::Both);
+            conn.apply_held_at_tick();
         }
         Ok(End::Abrupt) | Err(_) => {
             let _ = conn.stream.shutdown(Shutdown::Both);
@@ -131,12 +147,13 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
 
 impl Connection<'_> {
     fn run(&mut self) -> io::Result<End> {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_SIZE];
         loop {
             if self.shared.is_shutting_down() {
                 return Ok(End::Abrupt);
             }
             let faults = self.shared.faults.snapshot();
+            self.apply_held(&faults);
             self.release(&faults);
             self.flush()?;
             if self.last_write.elapsed() >= PEER_STALL {
@@ -149,16 +166,6 @@ impl Connection<'_> {
                     return Ok(End::Graceful);
                 }
             }
-            if self.server.is_done() {
-                // The client has closed its side: answers due later than
-                // it could wait for (a delay of `Duration::MAX`) are given
-                // up, the others still written.
-                let horizon = instant_after(Instant::now(), PEER_STALL);
-                self.pending.retain(|Reverse(p)| p.ready_at <= horizon);
-            }
-            if self.server.is_done() && self.pending.is_empty() && self.out.is_empty() {
-                return Ok(End::Graceful);
-            }
             let can_read = !faults.stop_reading
                 && self.server.wants_input()
                 && self.server.buffered_receive() < self.max_undecoded()
@@ -167,12 +174,19 @@ impl Connection<'_> {
             if can_read {
                 self.set_read_timeout(wait)?;
                 match self.stream.read(&mut buf) {
-                    Ok(0) => self.server.receive_eof(),
+                    Ok(0) => {
+                        // As the reference server: the end of the client's
+                        // input ends the connection at once. What was
+                        // answered is written; nothing else is.
+                        self.out_immediate_errors();
+                        return Ok(End::Flush);
+                    }
                     Ok(n) => {
                         // It reads only when the core wants input: not
                         // paused, so the core takes every byte.
-                        let taken = self.server.receive(&buf[..n]);
-                        debug_assert_eq!(taken, n);
+                        let text = self.input.decode(&buf[..n]);
+                        let taken = self.server.receive(text);
+                        debug_assert_eq!(taken, text.len());
                     }
                     Err(e) if is_retry(&e) => {}
                     Err(e) => return Err(e),
@@ -199,8 +213,9 @@ impl Connection<'_> {
     /// [`READ_POLL`], and briefly while responses wait to be written.
     fn wait_time(&self) -> Duration {
         let mut wait = READ_POLL;
-        if let Some(Reverse(next)) = self.pending.peek() {
-            wait = wait.min(next.ready_at.saturating_duration_since(Instant::now()));
+        let next = self.pending.peek().map(|Reverse(p)| p.ready_at);
+        for at in next.into_iter().chain(self.held_until) {
+            wait = wait.min(at.saturating_duration_since(Instant::now()));
         }
         if !self.out.is_empty() {
             wait = wait.min(Duration::from_millis(1));
@@ -219,10 +234,9 @@ impl Connection<'_> {
     }
 
     /// Decodes the requests read so far: invalid ones are answered at once,
-    /// valid ones are applied together, and their answers queued after.
+    /// valid ones held for the next tick.
     fn process(&mut self, faults: &Settings) -> Option<End> {
         let now = Instant::now();
-        let mut valid: Vec<(Token, Instruction)> = Vec::new();
         while let Some(event) = self.server.poll_event() {
             match event {
                 ServerEvent::Request(request) => {
@@ -238,7 +252,12 @@ impl Connection<'_> {
                         continue;
                     }
                     match request.instruction {
-                        Ok(instruction) => valid.push((request.token, instruction)),
+                        Ok(instruction) => {
+                            self.held.push((request.token, instruction));
+                            if self.held_until.is_none() {
+                                self.held_until = Some(self.shared.next_tick(now));
+                            }
+                        }
                         Err(_) => {
                             let at = instant_after(now, faults.delay);
                             self.queue(request.token, Status::Error, at, true);
@@ -250,29 +269,52 @@ impl Connection<'_> {
                     // As the reference server: its connection thread has
                     // written the ERROR of each invalid body before the
                     // malformed message, and has handed the valid requests
-                    // to its database, which applies them after the
-                    // connection's thread died: applied, never answered.
-                    self.apply(faults, &valid);
+                    // to its database, which applies them at its next tick,
+                    // after the connection's thread died: applied, never
+                    // answered.
                     self.out_immediate_errors();
                     return Some(End::Flush);
                 }
                 _ => {}
             }
         }
-        if valid.is_empty() {
-            return None;
-        }
-        let statuses = self.apply(faults, &valid);
-        for ((token, _), status) in valid.into_iter().zip(statuses) {
-            let mut ready_at = now;
+        None
+    }
+
+    /// At the tick, applies the held requests and queues their answers.
+    fn apply_held(&mut self, faults: &Settings) {
+        let Some(tick) = self.held_until.filter(|&t| t <= Instant::now()) else {
+            return;
+        };
+        self.held_until = None;
+        let held = std::mem::take(&mut self.held);
+        let statuses = self.apply(faults, &held);
+        for ((token, _), status) in held.into_iter().zip(statuses) {
+            let mut ready_at = tick;
             if !faults.per_request_cost.is_zero() {
                 self.worker_free_at =
-                    instant_after(self.worker_free_at.max(now), faults.per_request_cost);
+                    instant_after(self.worker_free_at.max(tick), faults.per_request_cost);
                 ready_at = self.worker_free_at;
             }
             self.queue(token, status, instant_after(ready_at, faults.delay), false);
         }
-        None
+    }
+
+    /// After the connection closed: waits for the tick, then applies the
+    /// held requests, which are never answered.
+    fn apply_held_at_tick(&mut self) {
+        let Some(tick) = self.held_until else {
+            return;
+        };
+        while !self.shared.is_shutting_down() {
+            let left = tick.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let held = std::mem::take(&mut self.held);
+                self.apply(&self.shared.faults.snapshot(), &held);
+                return;
+            }
+            std::thread::sleep(left.min(IDLE_POLL));
+        }
     }
 
     /// Applies valid requests together, as one tick of the reference
@@ -302,7 +344,8 @@ impl Connection<'_> {
 
     /// Moves the `ERROR`s of invalid bodies still waiting into the output
     /// buffer, in the order of their requests, and drops every other
-    /// waiting answer: the connection is ending on a malformed message.
+    /// waiting answer: the connection is ending on a malformed message or
+    /// at the end of the client's input.
     fn out_immediate_errors(&mut self) {
         let mut errors: Vec<Pending> = std::mem::take(&mut self.pending)
             .into_iter()
@@ -310,14 +353,11 @@ impl Connection<'_> {
             .filter(|p| p.immediate)
             .collect();
         errors.sort_by_key(|p| p.order);
-        // The core refuses to answer once the stream failed: the same
-        // message through the wire encoder.
-        let mut line = bytes::BytesMut::new();
+        // The core refuses to answer once the stream failed.
         for p in errors {
-            let status = p.status.as_str().as_bytes();
-            encode_message(&mut line, [p.token.identifier().as_bytes(), status]);
+            let identifier = p.token.identifier().to_text();
+            answer(&mut self.out, "", identifier.as_str(), p.status);
         }
-        self.out.extend_from_slice(&line);
     }
 
     /// Writes the output buffer, for at most [`LINGER`].
@@ -366,23 +406,19 @@ impl Connection<'_> {
             if self.server.respond(p.token, p.status).is_err() {
                 continue;
             }
-            if faults.malformed_responses || faults.unmatched_responses {
-                // Drop the well-formed answer the core wrote.
-                let len = self.server.poll_transmit().map_or(0, <[u8]>::len);
-                self.server.consume_transmit(len);
-                if faults.malformed_responses {
-                    self.out.extend_from_slice(b"0 \"\\x\"\n");
+            // The core wrote the answer in wire form; the reference server
+            // writes the identifier as it decoded it, unquoted.
+            let len = self.server.poll_transmit().map_or(0, <[u8]>::len);
+            self.server.consume_transmit(len);
+            if faults.malformed_responses {
+                self.out.extend_from_slice(b"0 \"\\x\"\n");
+            } else {
+                let prefix = if faults.unmatched_responses {
+                    "unmatched-"
                 } else {
-                    self.out.extend_from_slice(b"unmatched-");
-                    self.out.extend_from_slice(identifier.as_bytes());
-                    self.out.push(b' ');
-                    self.out.extend_from_slice(p.status.as_str().as_bytes());
-                    self.out.push(b'\n');
-                }
-            } else if let Some(bytes) = self.server.poll_transmit() {
-                self.out.extend_from_slice(bytes);
-                let len = bytes.len();
-                self.server.consume_transmit(len);
+                    ""
+                };
+                answer(&mut self.out, prefix, identifier.as_str(), p.status);
             }
         }
     }
@@ -437,6 +473,17 @@ impl Connection<'_> {
             }
         }
     }
+}
+
+/// Writes an answer as the reference server does: the identifier as it
+/// was decoded, unquoted (one that needs quoting comes out broken, as it
+/// does from the reference server), then the status.
+fn answer(out: &mut Vec<u8>, prefix: &str, identifier: &str, status: Status) {
+    out.extend_from_slice(prefix.as_bytes());
+    out.extend_from_slice(identifier.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b'\n');
 }
 
 /// Whether an I/O error only means "not now".

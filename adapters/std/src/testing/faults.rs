@@ -32,9 +32,10 @@ pub(crate) struct Settings {
 /// effect while the server runs, on every connection, from the next
 /// request or response it handles; [`Faults::clear`] turns them all off.
 ///
-/// One behaviour of the reference server is always on, not a setting: a
-/// malformed request closes its connection without any answer, not even
-/// to the valid requests before it.
+/// The behaviours of the reference server are always on, not settings: a
+/// malformed request closes its connection without answering the valid
+/// requests before it, and answers come at the scheduler's ticks (see the
+/// [module docs](super)).
 ///
 /// Faults are how a test checks that code copes with a slow, wrong or
 /// vanishing server:

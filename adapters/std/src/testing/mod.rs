@@ -36,7 +36,9 @@
 //!
 //! # Semantics
 //!
-//! As the reference server (`docs/protocol.md` §3 of the repository):
+//! As the reference server (`docs/protocol.md` §3 of the repository), and
+//! checked against it by the differential scenarios of
+//! `adapters/std/tests/fidelity` (see [Fidelity](#fidelity)):
 //! - a job is [`JobStatus::Planned`] until its time, then fires: the rule
 //!   whose pattern is the longest prefix of its identifier is recorded in
 //!   the [execution log](TestServer::executions) and the job becomes
@@ -45,21 +47,39 @@
 //! - `SET` on a job moves it back to Planned, except while it is
 //!   [`JobStatus::Triggered`] (its runner is running): then the answer is
 //!   `ERROR`;
+//! - a job identifier, rule identifier, pattern or runner argument longer
+//!   than 65,535 bytes is answered `ERROR` (the reference server stores
+//!   each with a 16-bit length);
 //! - invalid bodies are answered `ERROR`; a malformed message closes the
 //!   connection: the `ERROR`s of the invalid bodies before it are written
-//!   first, the valid requests before it are applied but never answered
-//!   (the reference server's database applies them after the connection's
-//!   thread died), and nothing after it is read.
+//!   first, the valid requests before it are applied at the next tick but
+//!   never answered, and nothing after it is read;
+//! - the end of the client's input (its side closed) closes the connection
+//!   at once: the valid requests read before are applied at the next tick,
+//!   and the answers not yet written never are;
+//! - input is read 2 KiB at a time and decoded as lossy UTF-8: an invalid
+//!   sequence becomes U+FFFD, and a character cut by the end of a read gets
+//!   a U+FFFD before it;
+//! - an answer repeats the request identifier as it was decoded, unquoted:
+//!   `"a b" SET ...` is answered `a b OK`, a line the client cannot match.
 //!
-//! Runners are never executed: no shell command runs and no AMQP message
-//! is published. By default every run succeeds;
-//! [`TestServer::set_run_outcome`] makes runs fail or stay Triggered.
+//! # Ticks: when answers are written
 //!
-//! Valid requests are applied in groups, one group per read from the
-//! socket, as the reference server's database loop applies what arrived
-//! since its last tick; the `ERROR` for an invalid body is written before
-//! the answers of the valid requests read with it, so responses come back
-//! out of order, as they do from the reference server.
+//! Valid requests are applied, and answered, together at the scheduler's
+//! next tick ([`TestServerBuilder::tick`], 1/128 s by default, as the
+//! reference server's database loop), while the `ERROR` of an invalid body
+//! is written as soon as it is read. Responses therefore come back out of
+//! order, as they do from the reference server: `0 SET a ...`, `1 SET`
+//! is answered `1 ERROR`, then `0 OK`. A request-at-a-time client pays up
+//! to one tick per request, as it does in production.
+//!
+//! # Runners
+//!
+//! By default runners are never executed: no shell command runs and no
+//! AMQP message is published. Every run succeeds;
+//! [`TestServer::set_run_outcome`] makes runs fail or stay Triggered. With
+//! [`TestServerBuilder::shell_runners`] set to [`ShellRunners::Run`],
+//! `shell` runners run for real, as the reference server runs them.
 //!
 //! # Time
 //!
@@ -85,6 +105,24 @@
 //! is reset. Durations given to the server saturate: a delay of
 //! `Duration::MAX` means never, and [`TestServer::advance`] past the
 //! latest representable time stops at 9999-12-31 23:59:59.
+//!
+//! # Fidelity
+//!
+//! `adapters/std/tests/fidelity` sends the same scripted traffic to a
+//! `TestServer` and to the reference server and compares what a client
+//! observes: each answer and whether it came at once or at a tick, when
+//! connections close, the jobs and rules held at the end, and the job
+//! identifiers shell runners received. These differences are on purpose:
+//!
+//! | the reference server | the `TestServer` | why |
+//! | --- | --- | --- |
+//! | accepts lenient dates (`2020-5-6 2:6:8`, second 60, a signed year) | answers `ERROR` | a client must write the canonical form: a test should catch one that does not |
+//! | no limit on a message's length or arguments | closes the connection past [`TestServer::default_config`]'s 16 MiB or 4,096 arguments | bounded memory per connection; no real request comes near |
+//! | parses one message per turn of its connection loop (about 100 µs) and, at the end of input, stops parsing | decodes every message it has read, also before the end of input | the same answers at any speed; requests sent just before a client closes its side may be lost by the reference server, never by the `TestServer` |
+//! | between two rules with the same pattern, picks either (hash order) | picks the one set last | deterministic tests |
+//! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and runs at once after a restart | keeps every time right, in memory | it has no disk and no restart |
+//! | runs AMQP runners | records them; their outcome comes from [`TestServer::set_run_outcome`] | no broker in tests |
+//! | — | [faults](Faults), a [manual clock](Clock::Manual), [`ShellRunners::RunCheckingStatus`] | testing what the reference server cannot show |
 
 use std::io;
 use std::net::SocketAddr;
@@ -98,16 +136,19 @@ use kairoi_proto::{Config, DateTime};
 mod clock;
 mod connection;
 mod faults;
+mod input;
+mod runners;
 mod scheduler;
 mod server;
 mod target;
 
 pub use clock::Clock;
 pub use faults::Faults;
+pub use runners::ShellRunners;
 pub use scheduler::{Execution, JobState, JobStatus, Rule, RunOutcome};
 pub use target::Target;
 
-use server::{Running, Shared};
+use server::{Running, Setup, Shared};
 
 /// Locks a mutex, also after a thread panicked while holding it (the state
 /// stays usable: every update leaves it consistent).
@@ -131,6 +172,8 @@ pub struct TestServerBuilder {
     clock: Clock,
     config: Config,
     per_request_cost: Duration,
+    tick: Duration,
+    shell: ShellRunners,
 }
 
 impl Default for TestServerBuilder {
@@ -138,8 +181,10 @@ impl Default for TestServerBuilder {
         TestServerBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             clock: Clock::default(),
-            config: Config::default(),
+            config: TestServer::default_config(),
             per_request_cost: Duration::ZERO,
+            tick: TestServer::DEFAULT_TICK,
+            shell: ShellRunners::Record,
         }
     }
 }
@@ -161,12 +206,33 @@ impl TestServerBuilder {
         self
     }
 
-    /// The limits of each connection (default: [`Config::default`]). At
-    /// [`Config::max_active`] unanswered requests a connection stops
-    /// reading until it answers some.
+    /// The limits of each connection (default:
+    /// [`TestServer::default_config`]). At [`Config::max_active`]
+    /// unanswered requests a connection stops reading until it answers
+    /// some; a message longer than [`Config::max_message_len`] or with more
+    /// than [`Config::max_arguments`] arguments closes its connection.
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// The scheduler's tick (default: [`TestServer::DEFAULT_TICK`], 1/128
+    /// s, the reference server's database loop): valid requests are applied
+    /// and answered together at the first tick after they are read, while
+    /// the `ERROR` of an invalid body is written at once. `Duration::ZERO`
+    /// applies and answers each read at once.
+    #[must_use]
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// What to do with the `shell` runners of jobs that fire (default:
+    /// [`ShellRunners::Record`], run nothing).
+    #[must_use]
+    pub fn shell_runners(mut self, shell: ShellRunners) -> Self {
+        self.shell = shell;
         self
     }
 
@@ -181,7 +247,14 @@ impl TestServerBuilder {
     pub fn start(self) -> io::Result<TestServer> {
         let faults = Faults::new();
         faults.set_per_request_cost(self.per_request_cost);
-        let running = Running::start(self.listen, self.clock, self.config, faults)?;
+        let running = Running::start(Setup {
+            listen: self.listen,
+            clock: self.clock,
+            config: self.config,
+            faults,
+            tick: self.tick,
+            shell: self.shell,
+        })?;
         Ok(TestServer { running })
     }
 }
@@ -193,6 +266,19 @@ impl TestServer {
     /// How long a client may read none of its waiting answers before its
     /// connection is dropped: 5 seconds.
     pub const PEER_STALL: Duration = connection::PEER_STALL;
+    /// The default scheduler tick, 1/128 s: the reference server's
+    /// database loop runs at 128 Hz.
+    pub const DEFAULT_TICK: Duration = Duration::from_nanos(7_812_500);
+
+    /// The default limits of each connection: [`Config::default`] with
+    /// messages of up to 16 MiB and 4,096 arguments. The reference server
+    /// has no limits; these are high enough that no real request meets
+    /// them, and still bound what one connection holds.
+    pub fn default_config() -> Config {
+        Config::default()
+            .with_max_message_len(16 << 20)
+            .with_max_arguments(4096)
+    }
 
     /// Starts a server with a real clock and no faults on `127.0.0.1:0`.
     pub fn start() -> io::Result<TestServer> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use kairoi_proto::{DateTime, Instruction, Runner, Status};
 
 use super::clock::{Clock, ClockState};
+use super::runners::{Launch, Launcher};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +91,25 @@ impl RunOutcome {
     }
 }
 
+/// The longest string the reference server stores, in bytes: it writes
+/// each with a 16-bit length, and answers `ERROR` to a request with a
+/// longer job identifier, rule identifier, pattern or runner argument.
+const MAX_STORED: usize = u16::MAX as usize;
+
+/// The strings of a runner's arguments.
+fn runner_strings(runner: &Runner) -> impl Iterator<Item = &str> {
+    let strings: Vec<&str> = match runner {
+        Runner::Shell { command } => vec![command.as_str()],
+        Runner::Amqp {
+            dsn,
+            exchange,
+            routing_key,
+        } => vec![dsn.as_str(), exchange.as_str(), routing_key.as_str()],
+        _ => Vec::new(),
+    };
+    strings.into_iter()
+}
+
 /// Decides what the runner of each fired job does.
 pub(crate) type RunHook = Arc<dyn Fn(&Execution) -> RunOutcome + Send + Sync>;
 
@@ -118,6 +138,8 @@ pub(crate) struct Scheduler {
     due: BTreeMap<(i64, u64), String>,
     executions: Vec<Execution>,
     run_hook: Option<RunHook>,
+    /// Runs shell runners for real, when the server was built to.
+    launcher: Option<Launcher>,
     next_order: u64,
 }
 
@@ -140,8 +162,13 @@ impl Scheduler {
             due: BTreeMap::new(),
             executions: Vec::new(),
             run_hook: None,
+            launcher: None,
             next_order: 0,
         }
+    }
+
+    pub(crate) fn set_launcher(&mut self, launcher: Option<Launcher>) {
+        self.launcher = launcher;
     }
 
     fn order(&mut self) -> u64 {
@@ -152,7 +179,18 @@ impl Scheduler {
     /// Applies a valid instruction and returns the answer.
     pub(crate) fn apply(&mut self, instruction: &Instruction) -> Status {
         match instruction {
+            Instruction::Set { job, .. } if job.len() > MAX_STORED => Status::Error,
             Instruction::Set { job, execution } => self.set_job(job.as_str(), *execution),
+            Instruction::RuleSet {
+                rule,
+                pattern,
+                runner,
+            } if rule.len() > MAX_STORED
+                || pattern.len() > MAX_STORED
+                || runner_strings(runner).any(|s| s.len() > MAX_STORED) =>
+            {
+                Status::Error
+            }
             Instruction::RuleSet {
                 rule,
                 pattern,
@@ -237,10 +275,21 @@ impl Scheduler {
                 None => JobStatus::Failed,
                 Some(mut execution) => {
                     execution.scheduled = job.execution;
-                    let outcome = self
-                        .run_hook
-                        .as_ref()
-                        .map_or(RunOutcome::Executed, |hook| hook(&execution));
+                    let launched = match (&self.launcher, &execution.runner) {
+                        (Some(launcher), Runner::Shell { command }) => launcher.launch(Launch {
+                            job: id.clone(),
+                            command: command.to_string(),
+                        }),
+                        _ => false,
+                    };
+                    let outcome = if launched {
+                        // Triggered until the command ends.
+                        RunOutcome::Triggered
+                    } else {
+                        self.run_hook
+                            .as_ref()
+                            .map_or(RunOutcome::Executed, |hook| hook(&execution))
+                    };
                     self.executions.push(execution);
                     outcome.status()
                 }

@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kairoi_proto::Config;
 
@@ -15,6 +15,7 @@ use super::clock::Clock;
 use super::connection;
 use super::faults::Faults;
 use super::lock;
+use super::runners::{self, ShellRunners};
 use super::scheduler::Scheduler;
 
 /// The longest the timer sleeps without looking at the clock again (a
@@ -35,9 +36,41 @@ pub(crate) struct Shared {
     pub(crate) accepted: AtomicUsize,
     pub(crate) open: AtomicUsize,
     pub(crate) requests: AtomicU64,
+    /// The scheduler's tick: valid requests are applied and answered at
+    /// the first tick after they are read (zero: at once).
+    pub(crate) tick: Duration,
+    /// When the first tick was.
+    pub(crate) epoch: Instant,
+}
+
+/// How a server is set up, from the builder.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    pub(crate) listen: SocketAddr,
+    pub(crate) clock: Clock,
+    pub(crate) config: Config,
+    pub(crate) faults: Faults,
+    pub(crate) tick: Duration,
+    pub(crate) shell: ShellRunners,
 }
 
 impl Shared {
+    /// The first tick after `t` (`t` itself with a zero tick).
+    pub(crate) fn next_tick(&self, t: Instant) -> Instant {
+        let tick = self.tick.as_nanos();
+        if tick == 0 {
+            return t;
+        }
+        let since = t.saturating_duration_since(self.epoch).as_nanos();
+        let ticks = since / tick + 1;
+        let offset = ticks.saturating_mul(tick);
+        let offset = Duration::new(
+            u64::try_from(offset / 1_000_000_000).unwrap_or(u64::MAX),
+            (offset % 1_000_000_000) as u32,
+        );
+        kairoi_client::instant_after(self.epoch, offset)
+    }
+
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
     }
@@ -76,27 +109,34 @@ pub(crate) struct Running {
     pub(crate) addr: SocketAddr,
     accept: Option<JoinHandle<()>>,
     timer: Option<JoinHandle<()>>,
+    runner: Option<JoinHandle<()>>,
     connections: Arc<Registry>,
 }
 
 impl Running {
-    pub(crate) fn start(
-        listen: SocketAddr,
-        clock: Clock,
-        config: Config,
-        faults: Faults,
-    ) -> io::Result<Running> {
-        let listener = TcpListener::bind(listen)?;
+    pub(crate) fn start(setup: Setup) -> io::Result<Running> {
+        let listener = TcpListener::bind(setup.listen)?;
         let addr = listener.local_addr()?;
+        let mut scheduler = Scheduler::new(setup.clock);
+        let launches = match setup.shell {
+            ShellRunners::Record => None,
+            _ => {
+                let (launcher, launches) = runners::channel();
+                scheduler.set_launcher(Some(launcher));
+                Some(launches)
+            }
+        };
         let shared = Arc::new(Shared {
-            state: Mutex::new(Scheduler::new(clock)),
+            state: Mutex::new(scheduler),
             changed: Condvar::new(),
-            faults,
-            config,
+            faults: setup.faults,
+            config: setup.config,
             shutdown: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
+            tick: setup.tick,
+            epoch: Instant::now(),
         });
         let connections = Arc::new(Registry::default());
         let timer = {
@@ -110,8 +150,18 @@ impl Running {
             addr,
             accept: None,
             timer: Some(timer),
+            runner: None,
             connections: Arc::clone(&connections),
         };
+        if let Some(launches) = launches {
+            let shared = Arc::clone(&shared);
+            let mode = setup.shell;
+            running.runner = Some(
+                thread::Builder::new()
+                    .name("kairoi-test-runner".into())
+                    .spawn(move || runners::run(&shared, mode, &launches))?,
+            );
+        }
         let accept = thread::Builder::new()
             .name("kairoi-test-accept".into())
             .spawn(move || accept_loop(&listener, &shared, &connections))?;
@@ -138,6 +188,9 @@ impl Running {
         }
         if let Some(timer) = self.timer.take() {
             let _ = timer.join();
+        }
+        if let Some(runner) = self.runner.take() {
+            let _ = runner.join();
         }
     }
 }

@@ -1,0 +1,91 @@
+//! What a connection reads, decoded as the reference server decodes it:
+//! UTF-8, each invalid sequence replaced by U+FFFD. A sequence cut by the
+//! end of a read is kept for the next one, and a U+FFFD is written before
+//! it all the same: a character that straddles two reads comes out after
+//! a replacement character.
+
+/// The replacement character, U+FFFD, in UTF-8.
+const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
+/// Lossy UTF-8 over a byte stream read in pieces.
+#[derive(Debug, Default)]
+pub(crate) struct LossyUtf8 {
+    /// The start of a sequence the last read ended in.
+    tail: Vec<u8>,
+    /// The text of the last read.
+    text: Vec<u8>,
+}
+
+impl LossyUtf8 {
+    /// The text of `bytes`, after what the last read left unfinished.
+    pub(crate) fn decode(&mut self, bytes: &[u8]) -> &[u8] {
+        self.text.clear();
+        if self.tail.is_empty() && std::str::from_utf8(bytes).is_ok() {
+            self.text.extend_from_slice(bytes);
+            return &self.text;
+        }
+        let mut input = std::mem::take(&mut self.tail);
+        input.extend_from_slice(bytes);
+        let mut chunks = input.utf8_chunks().peekable();
+        while let Some(chunk) = chunks.next() {
+            self.text.extend_from_slice(chunk.valid().as_bytes());
+            let invalid = chunk.invalid();
+            if invalid.is_empty() {
+                continue;
+            }
+            // The last chunk's invalid bytes may be a sequence the next
+            // read completes: kept when they can still be one (and
+            // replaced all the same, as the reference server does).
+            if chunks.peek().is_none() && could_continue(invalid) {
+                self.tail.extend_from_slice(invalid);
+            }
+            self.text.extend_from_slice(REPLACEMENT);
+        }
+        &self.text
+    }
+}
+
+/// Whether `bytes`, invalid as they stand, are the start of a UTF-8
+/// sequence that more bytes could complete.
+fn could_continue(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_err_and(|e| e.error_len().is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(pieces: &[&[u8]]) -> Vec<u8> {
+        let mut lossy = LossyUtf8::default();
+        let mut out = Vec::new();
+        for piece in pieces {
+            out.extend_from_slice(lossy.decode(piece));
+        }
+        out
+    }
+
+    #[test]
+    fn invalid_bytes_become_the_replacement_character() {
+        assert_eq!(stream(&[b"job\xff x"]), "job\u{FFFD} x".as_bytes());
+        assert_eq!(stream(&[b"\xc3\x28"]), "\u{FFFD}(".as_bytes());
+        assert_eq!(stream(&[b"ok"]), b"ok");
+    }
+
+    #[test]
+    fn a_sequence_cut_between_reads_gains_a_replacement_character_before_it() {
+        let e = "é".as_bytes();
+        assert_eq!(
+            stream(&[b"a", &e[..1], &e[1..], b"b"]),
+            "a\u{FFFD}éb".as_bytes()
+        );
+        let emoji = "🦀".as_bytes();
+        assert_eq!(
+            stream(&[&emoji[..1], &emoji[1..2], &emoji[2..3], &emoji[3..]]),
+            "\u{FFFD}\u{FFFD}\u{FFFD}🦀".as_bytes()
+        );
+        // Cut, then followed by what cannot continue it.
+        assert_eq!(stream(&[&e[..1], b"x"]), "\u{FFFD}\u{FFFD}x".as_bytes());
+        // Whole in one read: no replacement.
+        assert_eq!(stream(&[b"a\xc3\xa9b"]), "aéb".as_bytes());
+    }
+}

@@ -200,6 +200,24 @@ pub fn run(
                 }
                 written
             }
+            Step::Each { writes } => {
+                transcript.step(n, &format!("{} connections write", writes.len()));
+                for (conn, _) in writes {
+                    open(&mut conns, *conn, addr);
+                }
+                let ticked = probe.tick();
+                for (conn, bytes) in writes {
+                    let c = open(&mut conns, *conn, addr);
+                    if let Err(e) = c.stream.write_all(&script::expand(bytes, dir)) {
+                        transcript.step(n, &format!("conn {conn}: write failed: {:?}", e.kind()));
+                    }
+                }
+                let written = Instant::now();
+                if written - ticked > slack {
+                    return Err(Failed::Unsynchronised(format!("step {n}")));
+                }
+                written
+            }
             Step::Pieces { conn, pieces } => {
                 let shown: Vec<String> =
                     pieces.iter().map(|p| crate::transcript::show(p)).collect();

@@ -292,6 +292,21 @@ fn connections() -> Vec<Scenario> {
             .write_on(0, set("0", "alive.before", FUTURE))
             .write_on(1, "X\n")
             .write_on(0, set("1", "alive.after", FUTURE)),
+        Scenario::new("twenty_connections_at_once")
+            .write_on(0, rule("0", "many", "many."))
+            .each(
+                (1..=20)
+                    .map(|c| {
+                        let job = if c % 5 == 0 {
+                            "X\n".to_owned()
+                        } else {
+                            format!("{}{c} SET\n", set("0", &format!("many.{c:02}"), PAST))
+                        };
+                        (c, job)
+                    })
+                    .collect(),
+            )
+            .runs(16),
         Scenario::new("the_end_of_input_after_answers")
             .write(set("0", "eof.answered", FUTURE))
             .write_and_close(set("1", "eof.last", FUTURE)),

@@ -17,6 +17,9 @@ pub enum Step {
     /// Writes pieces on a connection, each in its own write, 30 ms apart,
     /// so that the server reads them apart.
     Pieces { conn: usize, pieces: Vec<Vec<u8>> },
+    /// Writes bytes on several connections, one after the other, in one
+    /// step.
+    Each { writes: Vec<(usize, Vec<u8>)> },
     /// Writes bytes, then closes the connection's sending side at once.
     WriteAndClose { conn: usize, bytes: Vec<u8> },
     /// Waits until this many runs of shell runners are recorded, then for
@@ -66,6 +69,16 @@ impl Scenario {
     pub fn pieces(mut self, pieces: &[&[u8]]) -> Self {
         let pieces = pieces.iter().map(|p| p.to_vec()).collect();
         self.steps.push(Step::Pieces { conn: 0, pieces });
+        self
+    }
+
+    /// Writes each `(connection, bytes)` in one step.
+    pub fn each(mut self, writes: Vec<(usize, String)>) -> Self {
+        let writes = writes
+            .into_iter()
+            .map(|(c, b)| (c, b.into_bytes()))
+            .collect();
+        self.steps.push(Step::Each { writes });
         self
     }
 

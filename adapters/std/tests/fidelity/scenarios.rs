@@ -95,6 +95,13 @@ fn instructions() -> Vec<Scenario> {
             ))
             .write(format!("2 RULE SET r app.b. shell {{run:second}}\n{}", set("3", "app.b.x", PAST)))
             .runs(1),
+        Scenario::new("errors_come_before_the_answer_of_an_earlier_valid_request").write(concat!(
+            "0 SET \n",
+            "1 \"2030-01-01 00:00:00\"\n",
+            "1 SET app.victim.1 \"2030-01-01 00:00:00\"\n",
+            "2 SET app.victim.2 \"2030-01-01 00:00:00\"\n",
+            "3 SET\n",
+        )),
         Scenario::new("duplicate_request_identifiers").write(format!(
             "{}{}0 SET\n",
             set("0", "dup.a", FUTURE),

@@ -408,7 +408,9 @@ impl TestServer {
     /// running ([`RunOutcome::Triggered`], until [`TestServer::complete`]).
     ///
     /// The hook runs while the server's state is locked: it must not call
-    /// the `TestServer`.
+    /// the `TestServer`. With [`ShellRunners::Run`] or
+    /// [`ShellRunners::RunCheckingStatus`], the jobs of `shell` rules end
+    /// with their command instead, and the hook decides the others.
     pub fn set_run_outcome(&self, hook: impl Fn(&Execution) -> RunOutcome + Send + Sync + 'static) {
         lock(&self.shared().state).set_run_hook(Some(Arc::new(hook)));
     }

@@ -43,7 +43,7 @@ pub fn run(cli: &Cli, jobs: usize, connections: u16) -> Result<ExitCode, Failure
     out.info(
         format_args!(
             "{jobs} SET over {connections} connection(s) in {:.3} s: {rate:.0} jobs/s ({tally})\n\
-             client protocol cost: {per_request:.0} ns per request (encode and decode in memory, no I/O)",
+             client protocol cost: {per_request:.0} ns per request (building, encoding and decoding in memory, no I/O)",
             elapsed.as_secs_f64()
         ),
         summary,

@@ -2,7 +2,7 @@
 //! of the client, with bounded memory, a progress bar on a terminal, one
 //! line on stderr per failed line and a summary.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
-use kairoi_std::{Instruction, RequestError};
+use kairoi_std::{Instruction, RequestError, Text};
 use serde_json::json;
 
 use crate::args::{Cli, ImportArgs};
@@ -22,8 +22,35 @@ use crate::outcome::{Failure, IO_ERROR, Kind, Output, Tally, describe};
 /// A line sent and not answered yet.
 struct Pending {
     line: u64,
-    job: String,
+    job: Text,
     raw: Raw,
+}
+
+/// The lines sent and not answered yet, by their index in the batch:
+/// indices come in order and leave in any order, so a queue from the
+/// oldest unanswered one holds them, with no hashing.
+#[derive(Default)]
+struct InFlight {
+    first: usize,
+    slots: VecDeque<Option<Pending>>,
+}
+
+impl InFlight {
+    /// Keeps the line of index `first + slots.len()`, the next one.
+    fn push(&mut self, pending: Pending) -> usize {
+        self.slots.push_back(Some(pending));
+        self.first + self.slots.len() - 1
+    }
+
+    /// Takes back the line of `index`.
+    fn take(&mut self, index: usize) -> Option<Pending> {
+        let taken = self.slots.get_mut(index.checked_sub(self.first)?)?.take();
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        taken
+    }
 }
 
 /// A job identifier for a message: quoted, at most 80 characters of it.
@@ -44,8 +71,8 @@ struct Reporter {
     start: Instant,
     last_draw: Instant,
     tally: Tally,
-    pending: HashMap<usize, Pending>,
-    sent: usize,
+    in_flight: InFlight,
+    visible: bool,
     failed: Option<FailedWriter>,
     failed_error: Option<std::io::Error>,
     columns: (usize, usize),
@@ -86,6 +113,9 @@ impl Reporter {
 
     /// Moves the progress bar, at most ten times a second.
     fn draw(&mut self, force: bool) {
+        if !force && (!self.visible || self.tally.total() % 256 != 0) {
+            return;
+        }
         let now = Instant::now();
         if !force && now.duration_since(self.last_draw) < Duration::from_millis(100) {
             return;
@@ -100,12 +130,12 @@ impl Reporter {
 
     /// The result of the `index`th line sent.
     fn finish(&mut self, index: usize, result: Result<(), RequestError>) {
-        let Some(p) = self.pending.remove(&index) else {
+        let Some(p) = self.in_flight.take(index) else {
             return;
         };
         let kind = Kind::of(&result);
         let error = result.err().map(|e| describe(&e)).unwrap_or_default();
-        self.record(p.line, Some(&p.job), &p.raw, kind, &error);
+        self.record(p.line, Some(p.job.as_str()), &p.raw, kind, &error);
     }
 }
 
@@ -128,15 +158,14 @@ impl Iterator for Feed {
             let mut r = lock(&self.reporter);
             match record.job {
                 Ok((job, at)) => {
-                    let instruction = Instruction::set(job.as_str(), at);
-                    let index = r.sent;
-                    r.sent += 1;
+                    let job = Text::from(job);
+                    let instruction = Instruction::set(job.clone(), at);
                     let pending = Pending {
                         line: record.line,
                         job,
                         raw: record.raw,
                     };
-                    r.pending.insert(index, pending);
+                    r.in_flight.push(pending);
                     return Some(instruction);
                 }
                 Err(why) => r.record(record.line, None, &record.raw, Kind::BadInput, &why),
@@ -173,8 +202,9 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
     let stdin = args.file == Path::new("-");
     let path = (!stdin).then_some(args.file.as_path());
     let read = Arc::new(AtomicU64::new(0));
-    let records =
-        Records::open(path, args.format, Timestamp::now(), read.clone()).map_err(|e| {
+    let keep_raw = args.failed.is_some();
+    let records = Records::open(path, args.format, Timestamp::now(), read.clone(), keep_raw)
+        .map_err(|e| {
             if e.starts_with("cannot") {
                 Failure::io(e)
             } else {
@@ -194,15 +224,17 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
         .filter(|m| m.is_file())
         .map(|m| m.len());
     let now = Instant::now();
+    let bar = progress(size, out);
+    let visible = !bar.is_hidden();
     let reporter = Arc::new(Mutex::new(Reporter {
         out,
-        bar: progress(size, out),
+        bar,
         read,
         start: now,
         last_draw: now,
         tally: Tally::default(),
-        pending: HashMap::new(),
-        sent: 0,
+        in_flight: InFlight::default(),
+        visible,
         failed,
         failed_error: None,
         columns: records.columns(),

@@ -28,6 +28,8 @@ pub struct Record {
 /// A record in its input form.
 #[derive(Debug)]
 pub enum Raw {
+    /// Not kept: no file of failed lines was asked for.
+    Dropped,
     /// A line of JSON Lines, without its line feed.
     Line(Vec<u8>),
     /// A CSV record.
@@ -63,6 +65,7 @@ pub struct Records {
     format: Format,
     now: Timestamp,
     body: Body,
+    keep_raw: bool,
     /// A read error that ended the records, with the line it happened on.
     pub error: Option<(u64, io::Error)>,
 }
@@ -75,6 +78,7 @@ enum Body {
     },
     Csv {
         reader: csv::Reader<Source>,
+        record: csv::ByteRecord,
         job: usize,
         at: usize,
     },
@@ -83,12 +87,14 @@ enum Body {
 impl Records {
     /// Opens `input` (`None`: stdin) in `format`, else the format of its
     /// extension, else of its first non-blank byte (`{`: JSON Lines).
-    /// Relative times count from `now`; `read` counts the bytes read.
+    /// Relative times count from `now`; `read` counts the bytes read;
+    /// each record's [`Raw`] form is kept only with `keep_raw`.
     pub fn open(
         input: Option<&Path>,
         format: Option<Format>,
         now: Timestamp,
         read: Arc<AtomicU64>,
+        keep_raw: bool,
     ) -> Result<Records, String> {
         let inner: Box<dyn Read + Send> = match input {
             Some(path) => Box::new(
@@ -124,13 +130,19 @@ impl Records {
                         String::from_utf8_lossy(header.as_slice())
                     ));
                 };
-                Body::Csv { reader, job, at }
+                Body::Csv {
+                    reader,
+                    record: csv::ByteRecord::new(),
+                    job,
+                    at,
+                }
             }
         };
         Ok(Records {
             format,
             now,
             body,
+            keep_raw,
             error: None,
         })
     }
@@ -164,7 +176,7 @@ impl Iterator for Records {
         if self.error.is_some() {
             return None;
         }
-        let now = self.now;
+        let (now, keep) = (self.now, self.keep_raw);
         match &mut self.body {
             Body::Lines { source, line, buf } => loop {
                 buf.clear();
@@ -186,30 +198,40 @@ impl Iterator for Records {
                 let job = json_job(buf, now);
                 return Some(Record {
                     line: *line,
-                    raw: Raw::Line(std::mem::take(buf)),
+                    raw: if keep {
+                        Raw::Line(buf.clone())
+                    } else {
+                        Raw::Dropped
+                    },
                     job,
                 });
             },
-            Body::Csv { reader, job, at } => {
-                let mut record = csv::ByteRecord::new();
-                match reader.read_byte_record(&mut record) {
-                    Ok(false) => None,
-                    Ok(true) => {
-                        let line = record.position().map_or(0, |p| p.line());
-                        let parsed = csv_job(&record, *job, *at, now);
-                        Some(Record {
-                            line,
-                            raw: Raw::Csv(record),
-                            job: parsed,
-                        })
-                    }
-                    Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line());
-                        self.error = Some((line, io::Error::other(e)));
-                        None
-                    }
+            Body::Csv {
+                reader,
+                record,
+                job,
+                at,
+            } => match reader.read_byte_record(record) {
+                Ok(false) => None,
+                Ok(true) => {
+                    let line = record.position().map_or(0, |p| p.line());
+                    let parsed = csv_job(record, *job, *at, now);
+                    Some(Record {
+                        line,
+                        raw: if keep {
+                            Raw::Csv(record.clone())
+                        } else {
+                            Raw::Dropped
+                        },
+                        job: parsed,
+                    })
                 }
-            }
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    self.error = Some((line, io::Error::other(e)));
+                    None
+                }
+            },
         }
     }
 }
@@ -284,6 +306,7 @@ impl FailedWriter {
     /// those fields at `columns`, else as it was.
     pub fn write(&mut self, raw: &Raw, columns: (usize, usize)) -> io::Result<()> {
         match (&mut self.out, raw) {
+            (_, Raw::Dropped) => Ok(()),
             (FailedOut::Lines(w), Raw::Line(line)) => {
                 w.write_all(line)?;
                 w.write_all(b"\n")
@@ -327,7 +350,7 @@ mod tests {
         let path = dir.join(format!("{}.txt", text.len()));
         std::fs::write(&path, text).unwrap();
         let now = "2030-01-01T00:00:00Z".parse().unwrap();
-        let r = Records::open(Some(&path), format, now, Arc::default()).unwrap();
+        let r = Records::open(Some(&path), format, now, Arc::default(), false).unwrap();
         r.map(|r| (r.line, r.job.map(|(j, at)| format!("{j}@{at}"))))
             .collect()
     }

@@ -162,7 +162,7 @@ fn bad_lines_are_reported_with_their_numbers_and_not_sent() {
     std::fs::write(&file, lines.join("\n") + "\n" + &long + "\n").unwrap();
     let failed = dir.path("failed.jsonl");
     let out = run(cli(&addr)
-        .arg("import")
+        .args(["import", "--connections", "3"])
         .arg(&file)
         .arg("--failed")
         .arg(&failed));

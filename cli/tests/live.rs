@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TempDir, cli, code, run, summary, text, wait_for, write_jsonl};
+use common::{TempDir, cli, code, recorded, recording_script, run, summary, text, write_jsonl};
 
 /// The server's address; a case asked for without it fails, naming it.
 fn server(case: &str) -> String {
@@ -25,6 +25,12 @@ fn server(case: &str) -> String {
 /// A prefix of job identifiers no other run uses.
 fn tag() -> String {
     format!("cli.{}.", std::process::id())
+}
+
+/// What a case needs: the server's address, the prefix of its job
+/// identifiers and a directory of its own.
+fn live(case: &str) -> (String, String, TempDir) {
+    (server(case), tag(), TempDir::new(case))
 }
 
 #[test]
@@ -54,10 +60,9 @@ fn live_set_and_rule() {
 #[test]
 #[ignore = "live: needs a Kairoi server at KAIROI_ADDR"]
 fn live_import_of_100_000_json_lines_all_ok() {
-    let addr = server("live_import_of_100_000_json_lines_all_ok");
-    let dir = TempDir::new("live-100k");
+    let (addr, t, dir) = live("live_import_of_100_000_json_lines_all_ok");
     let file = dir.path("jobs.jsonl");
-    write_jsonl(&file, &format!("{}big.", tag()), 100_000, "+1d");
+    write_jsonl(&file, &format!("{t}big."), 100_000, "+1d");
     let out = run(cli(&addr).args(["import", "--connections", "4"]).arg(&file));
     let (stdout, stderr) = text(&out);
     assert_eq!(code(&out), 0, "{stderr}");
@@ -72,9 +77,7 @@ fn live_import_of_100_000_json_lines_all_ok() {
 #[test]
 #[ignore = "live: needs a Kairoi server at KAIROI_ADDR"]
 fn live_import_with_bad_lines_then_the_failed_file_fixed() {
-    let addr = server("live_import_with_bad_lines_then_the_failed_file_fixed");
-    let t = tag();
-    let dir = TempDir::new("live-bad");
+    let (addr, t, dir) = live("live_import_with_bad_lines_then_the_failed_file_fixed");
     let file = dir.path("jobs.csv");
     let failed = dir.path("failed.csv");
     std::fs::write(
@@ -120,16 +123,8 @@ fn live_import_with_bad_lines_then_the_failed_file_fixed() {
 #[test]
 #[ignore = "live: needs a Kairoi server at KAIROI_ADDR"]
 fn live_shell_rule_receives_the_exact_job_id() {
-    let addr = server("live_shell_rule_receives_the_exact_job_id");
-    let t = tag();
-    let dir = TempDir::new("live-shell");
-    let got = dir.path("got.txt");
-    let script = dir.path("record.sh");
-    std::fs::write(
-        &script,
-        format!("printf '%s' \"$1\" > '{}'\n", got.display()),
-    )
-    .unwrap();
+    let (addr, t, dir) = live("live_shell_rule_receives_the_exact_job_id");
+    let (script, got) = recording_script(&dir, "record.sh");
     let out = run(cli(&addr)
         .args(["rule", &format!("{t}rec"), &format!("{t}rec")])
         .arg("shell")
@@ -138,9 +133,7 @@ fn live_shell_rule_receives_the_exact_job_id() {
     let job = format!("{t}rec it's \"a job\"\nwith  spaces ");
     let out = run(cli(&addr).args(["set", &job, "now"]));
     assert_eq!(code(&out), 0, "{:?}", text(&out));
-    let received = wait_for(Duration::from_secs(60), || {
-        std::fs::read(&got).ok().filter(|b| !b.is_empty())
-    });
+    let received = recorded(&got, Duration::from_secs(60));
     assert_eq!(
         received.as_deref(),
         Some(job.as_bytes()),

@@ -6,7 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Serve, TempDir, cli, code, run, summary, text, wait_for, write_jsonl};
+use common::{
+    Serve, TempDir, cli, code, recorded, recording_script, run, summary, text, wait_for,
+    write_jsonl,
+};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -40,13 +43,7 @@ fn import_against_serve() {
 fn exec_runs_shell_rules_with_the_exact_job_id() {
     let serve = Serve::start(&["--exec", "--json"]);
     let dir = TempDir::new("serve-exec");
-    let got = dir.path("got.txt");
-    let script = dir.path("record job.sh");
-    std::fs::write(
-        &script,
-        format!("printf '%s' \"$1\" > '{}'\n", got.display()),
-    )
-    .unwrap();
+    let (script, got) = recording_script(&dir, "record job.sh");
     std::fs::write(dir.path("fail.sh"), "exit 7\n").unwrap();
     let rule = |name: &str, pattern: &str, path: &std::path::Path| {
         let out = run(cli(&serve.addr)
@@ -60,7 +57,7 @@ fn exec_runs_shell_rules_with_the_exact_job_id() {
     let job = "rec: it's \"a job\"\nwith  spaces ";
     let out = run(cli(&serve.addr).args(["set", job, "now"]));
     assert_eq!(code(&out), 0, "{:?}", text(&out));
-    let received = wait_for(LONG, || std::fs::read(&got).ok().filter(|b| !b.is_empty()));
+    let received = recorded(&got, LONG);
     assert_eq!(received.as_deref(), Some(job.as_bytes()));
     let line = serve.line_with("\"executed\"", LONG);
     let event: serde_json::Value = serde_json::from_str(&line).unwrap();

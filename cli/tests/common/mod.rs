@@ -170,3 +170,25 @@ pub fn summary(stdout: &str) -> &str {
         .find(|l| l.contains(" jobs: "))
         .unwrap_or_else(|| panic!("no summary in {stdout:?}"))
 }
+
+/// A shell script `name` in `dir` that writes its first argument (the
+/// job identifier a shell runner passes) to a file; gives the script's
+/// path and the file's.
+pub fn recording_script(dir: &TempDir, name: &str) -> (PathBuf, PathBuf) {
+    let got = dir.path("got.txt");
+    let script = dir.path(name);
+    std::fs::write(
+        &script,
+        format!("printf '%s' \"$1\" > '{}'\n", got.display()),
+    )
+    .unwrap();
+    (script, got)
+}
+
+/// What the script of [`recording_script`] wrote, once it has, within
+/// `timeout`.
+pub fn recorded(got: &Path, timeout: Duration) -> Option<Vec<u8>> {
+    wait_for(timeout, || {
+        std::fs::read(got).ok().filter(|b| !b.is_empty())
+    })
+}

@@ -211,6 +211,7 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
                 Failure::bad_input(e)
             }
         })?;
+    let mut client = crate::connect(cli, args.connections)?;
     let failed = match &args.failed {
         Some(file) => Some(
             FailedWriter::create(file, records.format())
@@ -218,7 +219,6 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
         ),
         None => None,
     };
-    let mut client = crate::connect(cli, args.connections)?;
     let size = path
         .and_then(|p| std::fs::metadata(p).ok())
         .filter(|m| m.is_file())

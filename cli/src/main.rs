@@ -65,6 +65,11 @@ fn output(cli: &Cli) -> Output {
 /// A client for the server at `--addr`, with `connections` connections
 /// for batches. A server that cannot be reached is a "not sent" failure.
 fn connect(cli: &Cli, connections: u16) -> Result<Client, Failure> {
+    if cli.addr.trim().is_empty() {
+        return Err(Failure::bad_input(
+            "the server address is empty: give --addr HOST:PORT or set KAIROI_ADDR",
+        ));
+    }
     Client::builder()
         .connections(connections.into())
         .request_timeout(cli.timeout)

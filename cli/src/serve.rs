@@ -1,6 +1,9 @@
 //! `serve`: the in-memory `TestServer` on the real clock, for local
 //! development, printing each job as it fires and, with `--exec`,
-//! running shell runners.
+//! running shell runners: `sh COMMAND JOB_ID`, the job `Executed` on exit
+//! status 0 and `Failed` otherwise, as the protocol describes (the
+//! reference server marks it `Executed` once `sh` has started, whatever
+//! the exit status).
 //!
 //! Ctrl-C takes the default action of SIGINT: the process ends, the
 //! kernel closes its sockets (clients see their connection closed) and

@@ -1,0 +1,204 @@
+//! The command line: global options and one subcommand each, with the
+//! examples and the exit-code table shown by `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::when;
+
+/// The exit codes, as `--help` and the README show them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0   ok: every request was answered OK
+  1   rejected: the server answered ERROR
+  2   not sent: the server never saw the request (safe to send again)
+  3   unknown: the request was written, then the connection ended; the server may or may not have applied it
+  4   timed out: no answer within --timeout; the server may still apply it
+  64  bad input: a usage error, or a value (job, time, line of a file) that cannot be sent
+  74  local I/O error: a file that cannot be read or written, an address that cannot be bound
+For import, the code of the most serious failure among the lines (3, 4, 2, 1, then 64, in that order).";
+
+const EXAMPLES: &str = "\
+Examples:
+  kairoi-cli serve --exec                           # a local server that runs shell rules
+  kairoi-cli rule mail app.mail. shell /usr/bin/send-mail
+  kairoi-cli set app.mail.welcome +5m
+  kairoi-cli set app.mail.report '2030-01-01 08:00:00'
+  kairoi-cli import jobs.jsonl --connections 4 --failed retry.jsonl
+  kairoi-cli --addr 10.0.0.7:5678 --json set app.x 2030-01-01T09:00:00+01:00";
+
+/// A command-line client for the Kairoi job scheduler, and a local server
+/// for development.
+#[derive(Debug, Parser)]
+#[command(name = "kairoi-cli", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+pub struct Cli {
+    /// The server's address, `host:port`.
+    #[arg(
+        long,
+        global = true,
+        env = "KAIROI_ADDR",
+        default_value = "127.0.0.1:5678"
+    )]
+    pub addr: String,
+    /// How long each request may wait for its answer: `30s`, `500ms`, `2m` or seconds.
+    #[arg(long, global = true, value_parser = when::parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+    /// How long opening a connection may take.
+    #[arg(long, global = true, value_parser = when::parse_duration, default_value = "5s")]
+    pub connect_timeout: Duration,
+    /// Print only failures: no progress bar, no line per success, no summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Machine-readable output on stdout: one JSON object per result or summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or reschedule a job.
+    #[command(after_help = format!("\
+WHEN is one of:
+  2030-01-01 08:00:00          the wire form, UTC
+  2030-01-01T09:00:00+01:00    RFC 3339 with any offset, converted to UTC
+  now, +90s, +5m, +2h, +1d     relative to now (also -10m, +1h30m)
+
+Examples:
+  kairoi-cli set app.mail.welcome +5m
+  kairoi-cli set 'report \"daily\"' '2030-01-01 08:00:00'
+
+{EXIT_CODES}"))]
+    Set {
+        /// The job identifier: any text, quoted on the wire when needed.
+        job: String,
+        /// When it runs (see below).
+        when: String,
+    },
+    /// Create or replace a rule: jobs whose identifier starts with PATTERN run with its runner.
+    #[command(after_help = format!("\
+Examples:
+  kairoi-cli rule mail app.mail. shell /usr/bin/send-mail
+  kairoi-cli rule events app.event. amqp amqp://guest:guest@localhost:5672/%2f jobs app.event
+  kairoi-cli rule everything '' shell ./on-job.sh     # the empty pattern matches every job
+
+{EXIT_CODES}"))]
+    Rule {
+        /// The rule identifier.
+        name: String,
+        /// The job-identifier prefix it matches (the longest match wins).
+        pattern: String,
+        /// The runner.
+        #[command(subcommand)]
+        runner: RunnerArgs,
+    },
+    /// Set every job of a JSON Lines or CSV file, pipelined.
+    #[command(after_help = format!("\
+Input, one job a line, WHEN forms as for `set`:
+  JSON Lines:  {{\"job\": \"app.mail.1\", \"at\": \"2030-01-01 08:00:00\"}}
+  CSV:         a header `job,at`, then one record a line
+The format comes from --format, else the file's extension (.jsonl, .ndjson, .json, .csv),
+else the first byte that is not white space (`{{` for JSON Lines).
+Relative times (+5m) count from the start of the import.
+
+Every failed line is reported on stderr as `line N: reason`; bad lines are not sent.
+
+Examples:
+  kairoi-cli import jobs.jsonl
+  generate-jobs | kairoi-cli import - --format csv --connections 4
+  kairoi-cli import jobs.csv --failed retry.csv && echo all set
+
+{EXIT_CODES}"))]
+    Import(ImportArgs),
+    /// Run a Kairoi-compatible server in memory, for local development.
+    #[command(after_help = "\
+It keeps everything in memory and is not a production server: no persistence, no limits
+on what it stores. Each job prints a line as it fires. Without --exec no runner runs;
+with --exec a shell rule runs `sh COMMAND JOB_ID` (stdin, stdout and stderr null), the job
+Executed on exit status 0 and Failed otherwise (the reference Kairoi server marks a job
+Executed once its sh has started, whatever the exit status). AMQP rules are recorded, never
+published.
+Ctrl-C ends it: the process exits and its sockets close; nothing is kept.
+
+The first line printed is `listening on ADDR` (with --json: {\"event\":\"listening\",\"addr\":...}).
+
+Examples:
+  kairoi-cli serve --exec
+  kairoi-cli serve --listen 127.0.0.1:0 --json")]
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:5678")]
+        listen: SocketAddr,
+        /// Run shell runners for real.
+        #[arg(long)]
+        exec: bool,
+    },
+    /// Measure pipelined SET throughput against the server.
+    #[command(after_help = "\
+Sends N jobs (`bench.<pid>.<n>`, one day ahead) in one pipelined batch and prints the jobs
+per second, and beside it the client's own protocol cost per request: the same jobs encoded
+and their answers decoded by the protocol core in memory, with no I/O.
+
+Examples:
+  kairoi-cli serve &
+  kairoi-cli bench --jobs 200000 --connections 4")]
+    Bench {
+        /// How many jobs.
+        #[arg(long, default_value_t = 100_000)]
+        jobs: usize,
+        /// How many connections.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+        connections: u16,
+    },
+}
+
+/// `rule ... shell COMMAND` or `rule ... amqp DSN EXCHANGE ROUTING_KEY`.
+#[derive(Debug, Subcommand)]
+pub enum RunnerArgs {
+    /// Run `sh COMMAND JOB_ID`.
+    Shell {
+        /// The command or script path.
+        command: String,
+    },
+    /// Publish the job identifier to an AMQP exchange.
+    Amqp {
+        /// The server, `amqp://user:pass@host:port/vhost`.
+        dsn: String,
+        /// The exchange.
+        exchange: String,
+        /// The routing key.
+        routing_key: String,
+    },
+}
+
+/// The options of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file, or `-` (the default) for stdin.
+    #[arg(default_value = "-")]
+    pub file: PathBuf,
+    /// The input format (default: from the extension, else the content).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// How many connections to pipeline over.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub connections: u16,
+    /// Write the failed lines to this file, in the input's format, to import it again.
+    #[arg(long, value_name = "FILE")]
+    pub failed: Option<PathBuf>,
+}
+
+/// An input format of `import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object a line: `{"job": "...", "at": "..."}`.
+    Jsonl,
+    /// A header `job,at`, then one record a line.
+    Csv,
+}

@@ -1,0 +1,307 @@
+//! `import`: every job of a file, streamed through one pipelined batch
+//! of the client, with bounded memory, a progress bar on a terminal, one
+//! line on stderr per failed line and a summary.
+
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::Timestamp;
+use kairoi_std::{Instruction, RequestError, Text};
+use serde_json::json;
+
+use crate::args::{Cli, ImportArgs};
+use crate::input::{FailedWriter, Raw, Records};
+use crate::outcome::{Failure, IO_ERROR, Kind, Output, Tally, describe};
+
+/// A line sent and not answered yet.
+struct Pending {
+    line: u64,
+    job: Text,
+    raw: Raw,
+}
+
+/// The lines sent and not answered yet, by their index in the batch:
+/// indices come in order and leave in any order, so a queue from the
+/// oldest unanswered one holds them, with no hashing.
+#[derive(Default)]
+struct InFlight {
+    first: usize,
+    slots: VecDeque<Option<Pending>>,
+}
+
+impl InFlight {
+    /// Keeps the line of index `first + slots.len()`, the next one.
+    fn push(&mut self, pending: Pending) -> usize {
+        self.slots.push_back(Some(pending));
+        self.first + self.slots.len() - 1
+    }
+
+    /// Takes back the line of `index`.
+    fn take(&mut self, index: usize) -> Option<Pending> {
+        let taken = self.slots.get_mut(index.checked_sub(self.first)?)?.take();
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        taken
+    }
+}
+
+/// A job identifier for a message: quoted, at most 80 characters of it.
+fn excerpt(job: &str) -> String {
+    match job.char_indices().nth(80) {
+        Some((cut, _)) => format!("{:?}...", &job[..cut]),
+        None => format!("{job:?}"),
+    }
+}
+
+/// What the batch's two sides share: the reader's thread records the
+/// lines it sends and reports the bad ones, the caller's thread reports
+/// the results.
+struct Reporter {
+    out: Output,
+    bar: ProgressBar,
+    read: Arc<AtomicU64>,
+    start: Instant,
+    last_draw: Instant,
+    tally: Tally,
+    in_flight: InFlight,
+    visible: bool,
+    failed: Option<FailedWriter>,
+    failed_error: Option<std::io::Error>,
+    columns: (usize, usize),
+    read_error: Option<(u64, std::io::Error)>,
+}
+
+fn lock(m: &Mutex<Reporter>) -> MutexGuard<'_, Reporter> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Reporter {
+    /// Counts a line that ended with `kind` (and `error`), printing it
+    /// and keeping it in the file of failed lines when it failed.
+    fn record(&mut self, line: u64, job: Option<&str>, raw: &Raw, kind: Kind, error: &str) {
+        self.tally.add(kind);
+        if kind != Kind::Ok {
+            let who = job
+                .map(|j| format!("job {}: ", excerpt(j)))
+                .unwrap_or_default();
+            let human = match kind {
+                Kind::BadInput => format!("line {line}: {who}{error}"),
+                _ => format!("line {line}: {who}{error} ({})", kind.applied()),
+            };
+            let json = json!({
+                "line": line, "job": job, "outcome": kind.name(),
+                "applied": kind.applied(), "error": error,
+            });
+            let out = self.out;
+            self.bar.suspend(|| out.result(false, human, json));
+            if let Some(w) = &mut self.failed {
+                if let Err(e) = w.write(raw, self.columns) {
+                    self.failed_error.get_or_insert(e);
+                }
+            }
+        }
+        self.draw(false);
+    }
+
+    /// Moves the progress bar, at most ten times a second.
+    fn draw(&mut self, force: bool) {
+        if !force && (!self.visible || self.tally.total() % 256 != 0) {
+            return;
+        }
+        let now = Instant::now();
+        if !force && now.duration_since(self.last_draw) < Duration::from_millis(100) {
+            return;
+        }
+        self.last_draw = now;
+        let done = self.tally.total();
+        let rate = done as f64 / now.duration_since(self.start).as_secs_f64().max(1e-3);
+        self.bar.set_position(self.read.load(Ordering::Relaxed));
+        self.bar
+            .set_message(format!("{done} jobs, {rate:.0} jobs/s"));
+    }
+
+    /// The result of the `index`th line sent.
+    fn finish(&mut self, index: usize, result: Result<(), RequestError>) {
+        let Some(p) = self.in_flight.take(index) else {
+            return;
+        };
+        let kind = Kind::of(&result);
+        let error = result.err().map(|e| describe(&e)).unwrap_or_default();
+        self.record(p.line, Some(p.job.as_str()), &p.raw, kind, &error);
+    }
+}
+
+/// The lines to send, as instructions; bad lines are reported and
+/// skipped, every line sent is remembered until its result.
+struct Feed {
+    records: Records,
+    reporter: Arc<Mutex<Reporter>>,
+}
+
+impl Iterator for Feed {
+    type Item = Instruction;
+
+    fn next(&mut self) -> Option<Instruction> {
+        loop {
+            let Some(record) = self.records.next() else {
+                lock(&self.reporter).read_error = self.records.error.take();
+                return None;
+            };
+            let mut r = lock(&self.reporter);
+            match record.job {
+                Ok((job, at)) => {
+                    let job = Text::from(job);
+                    let instruction = Instruction::set(job.clone(), at);
+                    let pending = Pending {
+                        line: record.line,
+                        job,
+                        raw: record.raw,
+                    };
+                    r.in_flight.push(pending);
+                    return Some(instruction);
+                }
+                Err(why) => r.record(record.line, None, &record.raw, Kind::BadInput, &why),
+            }
+        }
+    }
+}
+
+/// The progress bar: a bar over the file's bytes when its size is known,
+/// a spinner otherwise; hidden unless stderr is a terminal.
+fn progress(size: Option<u64>, out: Output) -> ProgressBar {
+    if out.quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match size {
+        Some(size) => ProgressBar::new(size).with_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// `import [FILE|-]`.
+pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
+    let out = crate::output(cli);
+    let stdin = args.file == Path::new("-");
+    let path = (!stdin).then_some(args.file.as_path());
+    let read = Arc::new(AtomicU64::new(0));
+    let keep_raw = args.failed.is_some();
+    let records = Records::open(path, args.format, Timestamp::now(), read.clone(), keep_raw)
+        .map_err(|e| {
+            if e.starts_with("cannot") {
+                Failure::io(e)
+            } else {
+                Failure::bad_input(e)
+            }
+        })?;
+    let mut client = crate::connect(cli, args.connections)?;
+    let failed = match &args.failed {
+        Some(file) => Some(
+            FailedWriter::create(file, records.format())
+                .map_err(|e| Failure::io(format!("cannot create {}: {e}", file.display())))?,
+        ),
+        None => None,
+    };
+    let size = path
+        .and_then(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let now = Instant::now();
+    let bar = progress(size, out);
+    let visible = !bar.is_hidden();
+    let reporter = Arc::new(Mutex::new(Reporter {
+        out,
+        bar,
+        read,
+        start: now,
+        last_draw: now,
+        tally: Tally::default(),
+        in_flight: InFlight::default(),
+        visible,
+        failed,
+        failed_error: None,
+        columns: records.columns(),
+        read_error: None,
+    }));
+    let feed = Feed {
+        records,
+        reporter: reporter.clone(),
+    };
+    client.execute_each(feed, |index, result| lock(&reporter).finish(index, result));
+    let _ = client.close();
+    let mut r = lock(&reporter);
+    r.draw(true);
+    r.bar.finish_and_clear();
+    let elapsed = r.start.elapsed();
+    summarize(&mut r, out, args.failed.as_deref(), elapsed)
+}
+
+/// The summary, what may or may not have been applied, and the exit code.
+fn summarize(
+    r: &mut Reporter,
+    out: Output,
+    failed_path: Option<&Path>,
+    elapsed: Duration,
+) -> Result<ExitCode, Failure> {
+    let t = r.tally;
+    let secs = elapsed.as_secs_f64();
+    let mut summary = t.to_json();
+    summary["seconds"] = json!((secs * 1000.0).round() / 1000.0);
+    out.info(
+        format_args!(
+            "{t} in {secs:.2} s ({:.0} jobs/s)",
+            t.total() as f64 / secs.max(1e-3)
+        ),
+        summary,
+    );
+    if t.unknown + t.timed_out > 0 {
+        eprintln!(
+            "{} jobs may or may not have been applied (unknown or timed out); setting them again is safe unless they ran meanwhile",
+            t.unknown + t.timed_out
+        );
+    }
+    if t.not_sent > 0 {
+        eprintln!(
+            "{} jobs were not sent: the server never saw them",
+            t.not_sent
+        );
+    }
+    if let Some(w) = r.failed.take() {
+        let path = failed_path.map(Path::display);
+        if let Some(e) = r.failed_error.take().or_else(|| w.finish().err()) {
+            return Err(Failure::io(format!("cannot write the failed lines: {e}")));
+        }
+        if let Some(path) = path {
+            if !out.quiet && t.failed() > 0 {
+                eprintln!(
+                    "the {} failed lines are in {path}, to import again",
+                    t.failed()
+                );
+            }
+        }
+    }
+    if let Some((line, e)) = r.read_error.take() {
+        return Err(Failure {
+            code: IO_ERROR,
+            message: format!("read error at line {line}: {e}; the lines after it were not read"),
+        });
+    }
+    Ok(ExitCode::from(t.worst().exit_code()))
+}

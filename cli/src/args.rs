@@ -121,9 +121,9 @@ Examples:
 It keeps everything in memory and is not a production server: no persistence, no limits
 on what it stores. Each job prints a line as it fires. Without --exec no runner runs;
 with --exec a shell rule runs `sh COMMAND JOB_ID` (stdin, stdout and stderr null), the job
-Executed on exit status 0 and Failed otherwise (the reference Kairoi server marks a job
-Executed once its sh has started, whatever the exit status). AMQP rules are recorded, never
-published.
+Triggered while it runs, then Executed on exit status 0 and Failed otherwise, with a line
+when it ends (the reference Kairoi server marks a job Executed when its sh ends, whatever
+the exit status). AMQP rules are recorded, never published.
 Ctrl-C ends it: the process exits and its sockets close; nothing is kept.
 
 The first line printed is `listening on ADDR` (with --json: {\"event\":\"listening\",\"addr\":...}).

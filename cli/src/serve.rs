@@ -1,9 +1,9 @@
 //! `serve`: the in-memory `TestServer` on the real clock, for local
 //! development, printing each job as it fires and, with `--exec`,
 //! running shell runners: `sh COMMAND JOB_ID`, the job `Executed` on exit
-//! status 0 and `Failed` otherwise, as the protocol describes (the
-//! reference server marks it `Executed` once `sh` has started, whatever
-//! the exit status).
+//! status 0 and `Failed` otherwise, as Kairoi's documentation describes
+//! it (`ShellRunners::RunCheckingStatus`; the reference server itself
+//! marks it `Executed` once `sh` has run, whatever the exit status).
 //!
 //! Ctrl-C takes the default action of SIGINT: the process ends, the
 //! kernel closes its sockets (clients see their connection closed) and
@@ -12,34 +12,31 @@
 //! the same foreground process group.
 
 use std::net::SocketAddr;
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use kairoi_std::Runner;
-use kairoi_std::testing::{Clock, Execution, RunOutcome, TestServer};
+use kairoi_std::testing::{Clock, Execution, ShellRun, ShellRunners, TestServer};
 use serde_json::json;
 
 use crate::outcome::{Failure, Output};
 
+/// How long each wait for news lasts before waiting again.
+const FOLLOW: Duration = Duration::from_secs(3600);
+
 /// `serve [--listen ADDR] [--exec]`: runs until the process is ended.
 pub fn run(out: Output, listen: SocketAddr, exec: bool) -> Result<ExitCode, Failure> {
+    let shell = if exec {
+        ShellRunners::RunCheckingStatus
+    } else {
+        ShellRunners::Record
+    };
     let server = TestServer::builder()
         .listen(listen)
         .clock(Clock::Real)
+        .shell_runners(shell)
         .start()
         .map_err(|e| Failure::io(format!("cannot listen on {listen}: {e}")))?;
-    let (fired, executions) = mpsc::channel::<Execution>();
-    // The hook runs under the server's lock: it only hands the execution
-    // over; a shell run stays Triggered until its command exits.
-    server.set_run_outcome(move |execution| {
-        let run = exec && matches!(execution.runner, Runner::Shell { .. });
-        let _ = fired.send(execution.clone());
-        if run {
-            RunOutcome::Triggered
-        } else {
-            RunOutcome::Executed
-        }
-    });
     let addr = server.addr();
     out.info(
         format_args!(
@@ -49,47 +46,30 @@ pub fn run(out: Output, listen: SocketAddr, exec: bool) -> Result<ExitCode, Fail
         json!({"event": "listening", "addr": addr.to_string(), "exec": exec}),
     );
     std::thread::scope(|scope| {
-        for execution in executions {
-            match &execution.runner {
-                Runner::Shell { command } if exec => {
-                    let (server, command) = (&server, command.to_string());
-                    scope.spawn(move || {
-                        let outcome = shell(&command, &execution.job);
-                        report(out, &execution, Some(&outcome));
-                        let status = match outcome {
-                            Ok(0) => RunOutcome::Executed,
-                            _ => RunOutcome::Failed,
-                        };
-                        server.complete(&execution.job, status);
-                    });
+        if exec {
+            scope.spawn(|| {
+                let mut seen = 0;
+                loop {
+                    let runs = server.shell_runs_from(seen, FOLLOW);
+                    seen += runs.len();
+                    runs.iter().for_each(|run| ended(out, run));
                 }
-                _ => report(out, &execution, None),
-            }
+            });
         }
-    });
-    Ok(ExitCode::SUCCESS)
+        let mut seen = 0;
+        loop {
+            let new = server.executions_from(seen, FOLLOW);
+            seen += new.len();
+            new.iter().for_each(|e| fired(out, e, exec));
+        }
+    })
 }
 
-/// Runs `sh COMMAND JOB_ID` as Kairoi does, with no stdin, stdout or
-/// stderr; gives its exit status (`-1` for a signal) or why it did not
-/// start.
-fn shell(command: &str, job: &str) -> Result<i32, String> {
-    Command::new("sh")
-        .arg(command)
-        .arg(job)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.code().unwrap_or(-1))
-        .map_err(|e| e.to_string())
-}
-
-/// One line for a job that fired (and, with `--exec`, how its command
-/// ended).
-fn report(out: Output, e: &Execution, run: Option<&Result<i32, String>>) {
+/// One line for a job that fired.
+fn fired(out: Output, e: &Execution, exec: bool) {
     let runner = match &e.runner {
-        Runner::Shell { command } => format!("shell {command:?}"),
+        Runner::Shell { command } if exec => format!("shell {command:?} (running)"),
+        Runner::Shell { command } => format!("shell {command:?} (recorded, not run)"),
         Runner::Amqp {
             dsn,
             exchange,
@@ -97,21 +77,31 @@ fn report(out: Output, e: &Execution, run: Option<&Result<i32, String>>) {
         } => format!("amqp {dsn} {exchange:?} {routing_key:?} (recorded, not published)"),
         other => format!("{other:?}"),
     };
-    let (status, outcome) = match run {
-        None => (String::new(), "fired"),
-        Some(Ok(0)) => (", exit status 0: executed".to_owned(), "executed"),
-        Some(Ok(code)) => (format!(", exit status {code}: failed"), "failed"),
-        Some(Err(why)) => (format!(", sh did not start ({why}): failed"), "failed"),
-    };
     out.info(
         format_args!(
-            "{} fired {:?} (due {}), rule {:?}, {runner}{status}",
+            "{} fired {:?} (due {}), rule {:?}, {runner}",
             e.fired_at, e.job, e.scheduled, e.rule
         ),
         json!({
-            "event": outcome, "job": e.job, "rule": e.rule, "runner": runner,
+            "event": "fired", "job": e.job, "rule": e.rule, "runner": runner,
             "scheduled": e.scheduled.to_string(), "fired_at": e.fired_at.to_string(),
-            "exit_status": run.and_then(|r| r.as_ref().ok().copied()),
+        }),
+    );
+}
+
+/// One line for a shell command that ended, with `--exec`.
+fn ended(out: Output, run: &ShellRun) {
+    let (event, how) = match &run.exit {
+        Ok(Some(0)) => ("executed", "exit status 0: executed".to_owned()),
+        Ok(Some(code)) => ("failed", format!("exit status {code}: failed")),
+        Ok(None) => ("failed", "ended by a signal: failed".to_owned()),
+        Err(why) => ("failed", format!("sh did not start ({why}): failed")),
+    };
+    out.info(
+        format_args!("ran {:?} for {:?}, {how}", run.command, run.job),
+        json!({
+            "event": event, "job": run.job, "command": run.command,
+            "exit_status": run.exit.as_ref().ok().copied().flatten(),
         }),
     );
 }

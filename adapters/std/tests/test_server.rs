@@ -395,6 +395,10 @@ fn shell_runners_run_for_real_with_the_exact_job_identifier() {
     std::fs::write(dir.join("go"), b"").unwrap();
     // Exit status 3, and Executed all the same, as the reference server.
     assert!(server.wait_for_status(id, JobStatus::Executed, Duration::from_secs(20)));
+    let runs = server.wait_for_shell_runs(1, Duration::from_secs(20));
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].job.as_str(), &runs[0].exit), (id, &Ok(Some(3))));
+    assert_eq!(runs[0].status, JobStatus::Executed);
     client.set_job(id, at("2099-01-01 00:00:00")).unwrap();
     assert_eq!(server.job(id).unwrap().status, JobStatus::Planned);
     let _ = std::fs::remove_dir_all(&dir);
@@ -428,6 +432,26 @@ fn run_checking_status_fails_the_jobs_whose_command_fails() {
     // `sh` starts and cannot open the script: it exits with a failure.
     assert!(server.wait_for_status("missing.1", JobStatus::Failed, wait));
     assert_eq!(server.executions().len(), 3);
+    let mut runs: Vec<_> = server
+        .wait_for_shell_runs(3, wait)
+        .into_iter()
+        .map(|r| (r.job, r.exit, r.status))
+        .collect();
+    runs.sort_by(|a, b| a.0.cmp(&b.0));
+    // `sh` cannot open the missing script: a non-zero status of its own
+    // choosing (2 for dash, 127 for bash).
+    let missing = runs.remove(1);
+    assert!(
+        matches!(missing, (ref job, Ok(Some(code)), JobStatus::Failed) if job == "missing.1" && code != 0),
+        "{missing:?}"
+    );
+    assert_eq!(
+        runs,
+        [
+            ("bad.1".to_owned(), Ok(Some(1)), JobStatus::Failed),
+            ("ok.1".to_owned(), Ok(Some(0)), JobStatus::Executed),
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

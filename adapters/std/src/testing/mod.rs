@@ -144,7 +144,7 @@ mod target;
 
 pub use clock::Clock;
 pub use faults::Faults;
-pub use runners::ShellRunners;
+pub use runners::{ShellRun, ShellRunners};
 pub use scheduler::{Execution, JobState, JobStatus, Rule, RunOutcome};
 pub use target::Target;
 
@@ -369,6 +369,49 @@ impl TestServer {
             (s.executions().len() >= count).then(|| s.executions().to_vec())
         })
         .unwrap_or_else(|| self.executions())
+    }
+
+    /// Every `shell` runner that ran and ended, in the order they ended
+    /// (only with [`TestServerBuilder::shell_runners`] set to run them).
+    pub fn shell_runs(&self) -> Vec<ShellRun> {
+        lock(&self.shared().state).shell_runs().to_vec()
+    }
+
+    /// The ended shell runs once there are at least `count`, waiting up to
+    /// `timeout`; what there is at the timeout otherwise.
+    pub fn wait_for_shell_runs(&self, count: usize, timeout: Duration) -> Vec<ShellRun> {
+        self.wait_until(timeout, |s| {
+            (s.shell_runs().len() >= count).then(|| s.shell_runs().to_vec())
+        })
+        .unwrap_or_else(|| self.shell_runs())
+    }
+
+    /// The executions from position `start` of the log on, waiting up to
+    /// `timeout` for there to be one: a way to follow the log as jobs
+    /// fire. Empty at the timeout.
+    pub fn executions_from(&self, start: usize, timeout: Duration) -> Vec<Execution> {
+        self.follow(start, timeout, scheduler::Scheduler::executions)
+    }
+
+    /// The shell runs from position `start` on, waiting up to `timeout`
+    /// for there to be one. Empty at the timeout.
+    pub fn shell_runs_from(&self, start: usize, timeout: Duration) -> Vec<ShellRun> {
+        self.follow(start, timeout, scheduler::Scheduler::shell_runs)
+    }
+
+    /// The entries of a log from `start` on, waiting up to `timeout` for
+    /// there to be one.
+    fn follow<T: Clone>(
+        &self,
+        start: usize,
+        timeout: Duration,
+        log: fn(&scheduler::Scheduler) -> &[T],
+    ) -> Vec<T> {
+        self.wait_until(timeout, |s| {
+            let new = log(s).get(start..)?;
+            (!new.is_empty()).then(|| new.to_vec())
+        })
+        .unwrap_or_default()
     }
 
     /// Waits up to `timeout` until `job` has `status`. Returns whether it

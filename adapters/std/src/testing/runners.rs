@@ -7,8 +7,24 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use super::lock;
-use super::scheduler::RunOutcome;
+use super::scheduler::{JobStatus, RunOutcome};
 use super::server::Shared;
+
+/// A `shell` runner that ran and ended, from
+/// [`TestServer::shell_runs`](super::TestServer::shell_runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShellRun {
+    /// The job identifier, given to the command as its first parameter.
+    pub job: String,
+    /// The rule's command, run as `sh COMMAND JOB_ID`.
+    pub command: String,
+    /// How `sh` ended: its exit status, `None` when a signal ended it, or
+    /// why it could not start.
+    pub exit: Result<Option<i32>, String>,
+    /// The status the job took.
+    pub status: JobStatus,
+}
 
 /// What a [`TestServer`](super::TestServer) does with the `shell` runners
 /// of the jobs that fire, chosen with
@@ -76,7 +92,7 @@ pub(crate) fn channel() -> (Launcher, Receiver<Launch>) {
 /// The runner thread: starts each command it receives, completes its job
 /// when it ends, and kills the commands still running at shutdown.
 pub(crate) fn run(shared: &Shared, mode: ShellRunners, launches: &Receiver<Launch>) {
-    let mut running: Vec<(String, Child)> = Vec::new();
+    let mut running: Vec<(Launch, Child)> = Vec::new();
     loop {
         if shared.is_shutting_down() {
             for (_, mut child) in running {
@@ -94,27 +110,46 @@ pub(crate) fn run(shared: &Shared, mode: ShellRunners, launches: &Receiver<Launc
                 .stderr(Stdio::null())
                 .spawn()
             {
-                Ok(child) => running.push((launch.job, child)),
-                Err(_) => complete(shared, &launch.job, RunOutcome::Failed),
+                Ok(child) => running.push((launch, child)),
+                Err(e) => complete(shared, launch, Err(e.to_string()), RunOutcome::Failed),
             },
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(POLL),
         }
-        running.retain_mut(|(job, child)| match child.try_wait() {
-            Ok(Some(status)) => {
-                complete(shared, job, mode.outcome(status));
-                false
+        let mut i = 0;
+        while i < running.len() {
+            let ended = match running[i].1.try_wait() {
+                Ok(Some(status)) => Some((Ok(status.code()), mode.outcome(status))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e.to_string()), RunOutcome::Failed)),
+            };
+            match ended {
+                Some((exit, outcome)) => {
+                    let (launch, _) = running.swap_remove(i);
+                    complete(shared, launch, exit, outcome);
+                }
+                None => i += 1,
             }
-            Ok(None) => true,
-            Err(_) => {
-                complete(shared, job, RunOutcome::Failed);
-                false
-            }
-        });
+        }
     }
 }
 
-fn complete(shared: &Shared, job: &str, outcome: RunOutcome) {
-    lock(&shared.state).complete(job, outcome);
+/// Ends the job's run and records it.
+fn complete(
+    shared: &Shared,
+    launch: Launch,
+    exit: Result<Option<i32>, String>,
+    outcome: RunOutcome,
+) {
+    {
+        let mut state = lock(&shared.state);
+        state.complete(&launch.job, outcome);
+        state.record_shell_run(ShellRun {
+            job: launch.job,
+            command: launch.command,
+            exit,
+            status: outcome.status(),
+        });
+    }
     shared.changed.notify_all();
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kairoi_proto::{DateTime, Instruction, Runner, Status};
 
 use super::clock::{Clock, ClockState};
-use super::runners::{Launch, Launcher};
+use super::runners::{Launch, Launcher, ShellRun};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,7 +82,7 @@ pub enum RunOutcome {
 
 impl RunOutcome {
     /// The status a job takes when its runner does this.
-    fn status(self) -> JobStatus {
+    pub(crate) fn status(self) -> JobStatus {
         match self {
             RunOutcome::Executed => JobStatus::Executed,
             RunOutcome::Failed => JobStatus::Failed,
@@ -140,6 +140,8 @@ pub(crate) struct Scheduler {
     run_hook: Option<RunHook>,
     /// Runs shell runners for real, when the server was built to.
     launcher: Option<Launcher>,
+    /// The shell runners that ended, in the order they ended.
+    shell_runs: Vec<ShellRun>,
     next_order: u64,
 }
 
@@ -163,6 +165,7 @@ impl Scheduler {
             executions: Vec::new(),
             run_hook: None,
             launcher: None,
+            shell_runs: Vec::new(),
             next_order: 0,
         }
     }
@@ -361,6 +364,14 @@ impl Scheduler {
 
     pub(crate) fn executions(&self) -> &[Execution] {
         &self.executions
+    }
+
+    pub(crate) fn record_shell_run(&mut self, run: ShellRun) {
+        self.shell_runs.push(run);
+    }
+
+    pub(crate) fn shell_runs(&self) -> &[ShellRun] {
+        &self.shell_runs
     }
 }
 

@@ -144,14 +144,22 @@ impl Reporter {
 struct Feed {
     records: Records,
     reporter: Arc<Mutex<Reporter>>,
+    /// The records ended.
+    ended: bool,
 }
 
 impl Iterator for Feed {
     type Item = Instruction;
 
     fn next(&mut self) -> Option<Instruction> {
+        // The client may ask again after the end: the records are not
+        // read again (a read error would be read, and reported, twice).
+        if self.ended {
+            return None;
+        }
         loop {
             let Some(record) = self.records.next() else {
+                self.ended = true;
                 lock(&self.reporter).read_error = self.records.error.take();
                 return None;
             };
@@ -243,6 +251,7 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
     let feed = Feed {
         records,
         reporter: reporter.clone(),
+        ended: false,
     };
     client.execute_each(feed, |index, result| lock(&reporter).finish(index, result));
     let _ = client.close();

@@ -44,16 +44,34 @@ struct JsonJob {
     at: String,
 }
 
-/// A reader that counts the bytes read through it, for the progress bar.
+/// The longest line read, in bytes: far beyond any job the server can
+/// store (identifiers of up to 65,535 bytes), and a bound on the memory a
+/// file without line feeds can take.
+pub const MAX_LINE: u64 = 16 << 20;
+
+/// A reader that counts the bytes read through it, for the progress bar,
+/// and refuses a line longer than [`MAX_LINE`].
 struct Counting<R> {
     inner: R,
     read: Arc<AtomicU64>,
+    /// Bytes since the last line feed.
+    line: u64,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read.fetch_add(n as u64, Ordering::Relaxed);
+        self.line = match buf[..n].iter().rposition(|&b| b == b'\n') {
+            Some(lf) => (n - lf - 1) as u64,
+            None => self.line.saturating_add(n as u64),
+        };
+        if self.line > MAX_LINE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a line longer than {MAX_LINE} bytes (16 MiB) with no line feed"),
+            ));
+        }
         Ok(n)
     }
 }
@@ -103,7 +121,14 @@ impl Records {
             ),
             None => Box::new(io::stdin()),
         };
-        let mut source = BufReader::with_capacity(64 * 1024, Counting { inner, read });
+        let mut source = BufReader::with_capacity(
+            64 * 1024,
+            Counting {
+                inner,
+                read,
+                line: 0,
+            },
+        );
         let format = match format.or_else(|| input.and_then(format_of_extension)) {
             Some(format) => format,
             None => format_of_content(&mut source).map_err(|e| format!("cannot read: {e}"))?,

@@ -327,3 +327,25 @@ fn bench_reports_throughput_and_the_client_cost() {
     assert_eq!(json["ok"], 100);
     assert!(json["client_ns_per_request"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn a_line_longer_than_16_mib_ends_the_import_with_its_line_number() {
+    let (server, addr) = server();
+    let dir = TempDir::new("import-long-line");
+    let file = dir.path("jobs.jsonl");
+    let mut content = String::from(
+        "{\"job\": \"long.1\", \"at\": \"2030-01-01 08:00:00\"}\n\
+         {\"job\": \"long.2\", \"at\": \"2030-01-01 08:00:00\"}\n",
+    );
+    // No line feed for 17 MiB: memory stays bounded, the import stops.
+    content.push_str(&"x".repeat(17 << 20));
+    std::fs::write(&file, content).unwrap();
+    let out = run(cli(&addr).args(["import"]).arg(&file));
+    let (_, stderr) = text(&out);
+    assert_eq!(code(&out), 74, "{stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("longer than 16777216 bytes"),
+        "{stderr}"
+    );
+    assert!(server.job("long.1").is_some() && server.job("long.2").is_some());
+}

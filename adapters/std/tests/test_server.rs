@@ -359,6 +359,13 @@ fn script(dir: &std::path::Path, status: u8) -> String {
     path.display().to_string()
 }
 
+/// A server that runs shell runners as `mode` says, and a client of it.
+fn shell_server(mode: ShellRunners) -> (TestServer, Client) {
+    let server = TestServer::builder().shell_runners(mode).start().unwrap();
+    let client = Client::connect(server.addr()).unwrap();
+    (server, client)
+}
+
 fn wait_for_file(path: &std::path::Path) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -377,11 +384,7 @@ fn wait_for_file(path: &std::path::Path) -> Vec<u8> {
 #[test]
 fn shell_runners_run_for_real_with_the_exact_job_identifier() {
     let dir = scratch("shell-run");
-    let server = TestServer::builder()
-        .shell_runners(ShellRunners::Run)
-        .start()
-        .unwrap();
-    let mut client = Client::connect(server.addr()).unwrap();
+    let (server, mut client) = shell_server(ShellRunners::Run);
     client
         .set_rule("r", "", Runner::shell(script(&dir, 3)))
         .unwrap();
@@ -408,11 +411,7 @@ fn shell_runners_run_for_real_with_the_exact_job_identifier() {
 fn run_checking_status_fails_the_jobs_whose_command_fails() {
     let dir = scratch("shell-status");
     std::fs::write(dir.join("go"), b"").unwrap();
-    let server = TestServer::builder()
-        .shell_runners(ShellRunners::RunCheckingStatus)
-        .start()
-        .unwrap();
-    let mut client = Client::connect(server.addr()).unwrap();
+    let (server, mut client) = shell_server(ShellRunners::RunCheckingStatus);
     client
         .set_rule("ok", "ok.", Runner::shell(script(&dir, 0)))
         .unwrap();
@@ -458,11 +457,7 @@ fn run_checking_status_fails_the_jobs_whose_command_fails() {
 #[test]
 fn dropping_the_server_stops_the_commands_still_running() {
     let dir = scratch("shell-drop");
-    let server = TestServer::builder()
-        .shell_runners(ShellRunners::Run)
-        .start()
-        .unwrap();
-    let mut client = Client::connect(server.addr()).unwrap();
+    let (server, mut client) = shell_server(ShellRunners::Run);
     client
         .set_rule("r", "", Runner::shell(script(&dir, 0)))
         .unwrap();

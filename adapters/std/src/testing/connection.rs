@@ -301,19 +301,18 @@ impl Connection<'_> {
     }
 
     /// After the connection closed: waits for the tick, then applies the
-    /// held requests, which are never answered.
+    /// held requests, whose answers are never written.
     fn apply_held_at_tick(&mut self) {
-        let Some(tick) = self.held_until else {
-            return;
-        };
-        while !self.shared.is_shutting_down() {
-            let left = tick.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let held = std::mem::take(&mut self.held);
-                self.apply(&self.shared.faults.snapshot(), &held);
+        while let Some(tick) = self.held_until {
+            if self.shared.is_shutting_down() {
                 return;
             }
-            std::thread::sleep(left.min(IDLE_POLL));
+            let left = tick.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.apply_held(&self.shared.faults.snapshot());
+            } else {
+                std::thread::sleep(left.min(IDLE_POLL));
+            }
         }
     }
 
@@ -355,8 +354,7 @@ impl Connection<'_> {
         errors.sort_by_key(|p| p.order);
         // The core refuses to answer once the stream failed.
         for p in errors {
-            let identifier = p.token.identifier().to_text();
-            answer(&mut self.out, "", identifier.as_str(), p.status);
+            answer(&mut self.out, "", p.token.identifier().as_str(), p.status);
         }
     }
 
@@ -402,14 +400,10 @@ impl Connection<'_> {
                 return;
             }
             self.answered += 1;
-            let identifier = p.token.identifier().to_text();
-            if self.server.respond(p.token, p.status).is_err() {
-                continue;
-            }
-            // The core wrote the answer in wire form; the reference server
-            // writes the identifier as it decoded it, unquoted.
-            let len = self.server.poll_transmit().map_or(0, <[u8]>::len);
-            self.server.consume_transmit(len);
+            // The reference server writes the identifier as it decoded
+            // it, unquoted: the answer is written from the token before
+            // the core takes it, and the core's own wire form dropped.
+            let mark = self.out.len();
             if faults.malformed_responses {
                 self.out.extend_from_slice(b"0 \"\\x\"\n");
             } else {
@@ -418,8 +412,19 @@ impl Connection<'_> {
                 } else {
                     ""
                 };
-                answer(&mut self.out, prefix, identifier.as_str(), p.status);
+                answer(
+                    &mut self.out,
+                    prefix,
+                    p.token.identifier().as_str(),
+                    p.status,
+                );
             }
+            if self.server.respond(p.token, p.status).is_err() {
+                self.out.truncate(mark);
+                continue;
+            }
+            let len = self.server.poll_transmit().map_or(0, <[u8]>::len);
+            self.server.consume_transmit(len);
         }
     }
 

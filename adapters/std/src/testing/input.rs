@@ -17,13 +17,13 @@ pub(crate) struct LossyUtf8 {
 }
 
 impl LossyUtf8 {
-    /// The text of `bytes`, after what the last read left unfinished.
-    pub(crate) fn decode(&mut self, bytes: &[u8]) -> &[u8] {
-        self.text.clear();
+    /// The text of `bytes`, after what the last read left unfinished:
+    /// `bytes` themselves when they are UTF-8 and nothing was left.
+    pub(crate) fn decode<'a>(&'a mut self, bytes: &'a [u8]) -> &'a [u8] {
         if self.tail.is_empty() && std::str::from_utf8(bytes).is_ok() {
-            self.text.extend_from_slice(bytes);
-            return &self.text;
+            return bytes;
         }
+        self.text.clear();
         let mut input = std::mem::take(&mut self.tail);
         input.extend_from_slice(bytes);
         let mut chunks = input.utf8_chunks().peekable();

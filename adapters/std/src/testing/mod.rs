@@ -148,7 +148,7 @@ pub use runners::{ShellRun, ShellRunners};
 pub use scheduler::{Execution, JobState, JobStatus, Rule, RunOutcome};
 pub use target::Target;
 
-use server::{Running, Setup, Shared};
+use server::{Running, Shared};
 
 /// Locks a mutex, also after a thread panicked while holding it (the state
 /// stays usable: every update leaves it consistent).
@@ -168,12 +168,12 @@ pub struct TestServer {
 /// Settings of a [`TestServer`], from [`TestServer::builder`].
 #[derive(Debug, Clone)]
 pub struct TestServerBuilder {
-    listen: SocketAddr,
-    clock: Clock,
-    config: Config,
-    per_request_cost: Duration,
-    tick: Duration,
-    shell: ShellRunners,
+    pub(crate) listen: SocketAddr,
+    pub(crate) clock: Clock,
+    pub(crate) config: Config,
+    pub(crate) per_request_cost: Duration,
+    pub(crate) tick: Duration,
+    pub(crate) shell: ShellRunners,
 }
 
 impl Default for TestServerBuilder {
@@ -245,16 +245,7 @@ impl TestServerBuilder {
 
     /// Binds the listening address and starts serving.
     pub fn start(self) -> io::Result<TestServer> {
-        let faults = Faults::new();
-        faults.set_per_request_cost(self.per_request_cost);
-        let running = Running::start(Setup {
-            listen: self.listen,
-            clock: self.clock,
-            config: self.config,
-            faults,
-            tick: self.tick,
-            shell: self.shell,
-        })?;
+        let running = Running::start(self)?;
         Ok(TestServer { running })
     }
 }

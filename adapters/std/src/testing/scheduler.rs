@@ -96,18 +96,19 @@ impl RunOutcome {
 /// longer job identifier, rule identifier, pattern or runner argument.
 const MAX_STORED: usize = u16::MAX as usize;
 
-/// The strings of a runner's arguments.
-fn runner_strings(runner: &Runner) -> impl Iterator<Item = &str> {
-    let strings: Vec<&str> = match runner {
-        Runner::Shell { command } => vec![command.as_str()],
+/// Whether one of a runner's arguments is longer than [`MAX_STORED`].
+fn runner_too_long(runner: &Runner) -> bool {
+    match runner {
+        Runner::Shell { command } => command.len() > MAX_STORED,
         Runner::Amqp {
             dsn,
             exchange,
             routing_key,
-        } => vec![dsn.as_str(), exchange.as_str(), routing_key.as_str()],
-        _ => Vec::new(),
-    };
-    strings.into_iter()
+        } => [dsn, exchange, routing_key]
+            .iter()
+            .any(|s| s.len() > MAX_STORED),
+        _ => false,
+    }
 }
 
 /// Decides what the runner of each fired job does.
@@ -190,7 +191,7 @@ impl Scheduler {
                 runner,
             } if rule.len() > MAX_STORED
                 || pattern.len() > MAX_STORED
-                || runner_strings(runner).any(|s| s.len() > MAX_STORED) =>
+                || runner_too_long(runner) =>
             {
                 Status::Error
             }

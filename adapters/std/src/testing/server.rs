@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kairoi_proto::Config;
 
-use super::clock::Clock;
+use super::TestServerBuilder;
 use super::connection;
 use super::faults::Faults;
 use super::lock;
@@ -43,32 +43,17 @@ pub(crate) struct Shared {
     pub(crate) epoch: Instant,
 }
 
-/// How a server is set up, from the builder.
-#[derive(Debug)]
-pub(crate) struct Setup {
-    pub(crate) listen: SocketAddr,
-    pub(crate) clock: Clock,
-    pub(crate) config: Config,
-    pub(crate) faults: Faults,
-    pub(crate) tick: Duration,
-    pub(crate) shell: ShellRunners,
-}
-
 impl Shared {
     /// The first tick after `t` (`t` itself with a zero tick).
     pub(crate) fn next_tick(&self, t: Instant) -> Instant {
-        let tick = self.tick.as_nanos();
-        if tick == 0 {
+        if self.tick.is_zero() {
             return t;
         }
         let since = t.saturating_duration_since(self.epoch).as_nanos();
-        let ticks = since / tick + 1;
-        let offset = ticks.saturating_mul(tick);
-        let offset = Duration::new(
-            u64::try_from(offset / 1_000_000_000).unwrap_or(u64::MAX),
-            (offset % 1_000_000_000) as u32,
-        );
-        kairoi_client::instant_after(self.epoch, offset)
+        // Less than one tick, and than the time since the epoch.
+        let into = since % self.tick.as_nanos();
+        let into = Duration::from_nanos(u64::try_from(into).unwrap_or(u64::MAX));
+        kairoi_client::instant_after(t, self.tick.saturating_sub(into))
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -114,7 +99,7 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    pub(crate) fn start(setup: Setup) -> io::Result<Running> {
+    pub(crate) fn start(setup: TestServerBuilder) -> io::Result<Running> {
         let listener = TcpListener::bind(setup.listen)?;
         let addr = listener.local_addr()?;
         let mut scheduler = Scheduler::new(setup.clock);
@@ -129,7 +114,7 @@ impl Running {
         let shared = Arc::new(Shared {
             state: Mutex::new(scheduler),
             changed: Condvar::new(),
-            faults: setup.faults,
+            faults: Faults::new(),
             config: setup.config,
             shutdown: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
@@ -138,6 +123,7 @@ impl Running {
             tick: setup.tick,
             epoch: Instant::now(),
         });
+        shared.faults.set_per_request_cost(setup.per_request_cost);
         let connections = Arc::new(Registry::default());
         let timer = {
             let shared = Arc::clone(&shared);

@@ -158,9 +158,9 @@ pub fn run(
     let slack = tick / 5;
     for (n, step) in scenario.steps.iter().enumerate() {
         let n = n + 1;
+        transcript.step(n, &step.describe());
         let start = match step {
             Step::Runs(count) => {
-                transcript.step(n, &format!("wait for {count} runs"));
                 let deadline = Instant::now() + Duration::from_secs(30);
                 while script::runs(dir).len() < *count {
                     assert!(Instant::now() < deadline, "{count} runs not seen in 30 s");
@@ -170,72 +170,35 @@ pub fn run(
                 probe.tick();
                 probe.tick()
             }
-            Step::Write { conn, bytes } | Step::WriteAndClose { conn, bytes } => {
-                let close = matches!(step, Step::WriteAndClose { .. });
-                transcript.step(
-                    n,
-                    &format!(
-                        "conn {conn} {} {}",
-                        if close {
-                            "writes, then closes"
-                        } else {
-                            "writes"
-                        },
-                        crate::transcript::show(bytes)
-                    ),
-                );
-                let bytes = script::expand(bytes, dir);
-                let c = open(&mut conns, *conn, addr);
-                let ticked = probe.tick();
-                let mut wrote = c.stream.write_all(&bytes);
-                if close && wrote.is_ok() {
-                    wrote = c.stream.shutdown(Shutdown::Write);
-                }
-                if let Err(e) = wrote {
-                    transcript.step(n, &format!("write failed: {:?}", e.kind()));
-                }
-                let written = Instant::now();
-                if written - ticked > slack {
-                    return Err(Failed::Unsynchronised(format!("step {n}")));
-                }
-                written
-            }
-            Step::Each { writes } => {
-                transcript.step(n, &format!("{} connections write", writes.len()));
+            Step::Writes {
+                writes,
+                apart,
+                close,
+            } => {
                 for (conn, _) in writes {
                     open(&mut conns, *conn, addr);
                 }
                 let ticked = probe.tick();
-                for (conn, bytes) in writes {
+                for (i, (conn, bytes)) in writes.iter().enumerate() {
+                    if *apart && i > 0 {
+                        std::thread::sleep(PIECE_GAP);
+                    }
                     let c = open(&mut conns, *conn, addr);
-                    if let Err(e) = c.stream.write_all(&script::expand(bytes, dir)) {
+                    let mut wrote = c.stream.write_all(&script::expand(bytes, dir));
+                    if *close && i + 1 == writes.len() && wrote.is_ok() {
+                        wrote = c.stream.shutdown(Shutdown::Write);
+                    }
+                    if let Err(e) = wrote {
                         transcript.step(n, &format!("conn {conn}: write failed: {:?}", e.kind()));
                     }
                 }
                 let written = Instant::now();
-                if written - ticked > slack {
-                    return Err(Failed::Unsynchronised(format!("step {n}")));
-                }
-                written
-            }
-            Step::Pieces { conn, pieces } => {
-                let shown: Vec<String> =
-                    pieces.iter().map(|p| crate::transcript::show(p)).collect();
-                transcript.step(n, &format!("conn {conn} writes {}", shown.join(" | ")));
-                let c = open(&mut conns, *conn, addr);
-                let ticked = probe.tick();
-                for (i, piece) in pieces.iter().enumerate() {
-                    if i > 0 {
-                        std::thread::sleep(PIECE_GAP);
-                    }
-                    if let Err(e) = c.stream.write_all(&script::expand(piece, dir)) {
-                        transcript.step(n, &format!("write failed: {:?}", e.kind()));
-                        break;
-                    }
-                }
-                let written = Instant::now();
-                let span = PIECE_GAP * (pieces.len().saturating_sub(1) as u32);
-                if written - ticked > slack + span {
+                let gaps = if *apart {
+                    writes.len().saturating_sub(1)
+                } else {
+                    0
+                };
+                if written - ticked > slack + PIECE_GAP * gaps as u32 {
                     return Err(Failed::Unsynchronised(format!("step {n}")));
                 }
                 written

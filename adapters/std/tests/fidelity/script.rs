@@ -12,19 +12,38 @@ use std::path::Path;
 /// for two ticks.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Writes bytes on a connection (opened by its first step).
-    Write { conn: usize, bytes: Vec<u8> },
-    /// Writes pieces on a connection, each in its own write, 30 ms apart,
-    /// so that the server reads them apart.
-    Pieces { conn: usize, pieces: Vec<Vec<u8>> },
-    /// Writes bytes on several connections, one after the other, in one
-    /// step.
-    Each { writes: Vec<(usize, Vec<u8>)> },
-    /// Writes bytes, then closes the connection's sending side at once.
-    WriteAndClose { conn: usize, bytes: Vec<u8> },
+    /// Writes each `(connection, bytes)` in turn, opening a connection on
+    /// its first write; with `apart`, 20 ms after one another, so that the
+    /// server reads them apart; with `close`, the sending side of the last
+    /// connection written is closed at once after.
+    Writes {
+        writes: Vec<(usize, Vec<u8>)>,
+        apart: bool,
+        close: bool,
+    },
     /// Waits until this many runs of shell runners are recorded, then for
     /// two more ticks, so that the server saw the commands end.
     Runs(usize),
+}
+
+impl Step {
+    /// What the step does, as the transcript shows it.
+    pub fn describe(&self) -> String {
+        let (writes, close) = match self {
+            Step::Runs(count) => return format!("wait for {count} runs"),
+            Step::Writes { writes, close, .. } => (writes, *close),
+        };
+        let conn = writes.first().map_or(0, |(c, _)| *c);
+        if writes.iter().any(|(c, _)| *c != conn) {
+            return format!("{} connections write", writes.len());
+        }
+        let shown: Vec<String> = writes
+            .iter()
+            .map(|(_, b)| crate::transcript::show(b))
+            .collect();
+        let then = if close { ", then closes" } else { "" };
+        format!("conn {conn} writes{then} {}", shown.join(" | "))
+    }
 }
 
 /// A named sequence of steps.
@@ -59,33 +78,36 @@ impl Scenario {
     }
 
     /// Writes `bytes` on connection `conn`.
-    pub fn write_on(mut self, conn: usize, bytes: impl AsRef<[u8]>) -> Self {
-        let bytes = bytes.as_ref().to_vec();
-        self.steps.push(Step::Write { conn, bytes });
-        self
+    pub fn write_on(self, conn: usize, bytes: impl AsRef<[u8]>) -> Self {
+        self.writes(vec![(conn, bytes.as_ref().to_vec())], false, false)
     }
 
     /// Writes each piece on connection 0 in its own write.
-    pub fn pieces(mut self, pieces: &[&[u8]]) -> Self {
-        let pieces = pieces.iter().map(|p| p.to_vec()).collect();
-        self.steps.push(Step::Pieces { conn: 0, pieces });
-        self
+    pub fn pieces(self, pieces: &[&[u8]]) -> Self {
+        let writes = pieces.iter().map(|p| (0, p.to_vec())).collect();
+        self.writes(writes, true, false)
     }
 
     /// Writes each `(connection, bytes)` in one step.
-    pub fn each(mut self, writes: Vec<(usize, String)>) -> Self {
+    pub fn each(self, writes: Vec<(usize, String)>) -> Self {
         let writes = writes
             .into_iter()
             .map(|(c, b)| (c, b.into_bytes()))
             .collect();
-        self.steps.push(Step::Each { writes });
-        self
+        self.writes(writes, false, false)
     }
 
     /// Writes `bytes` on connection 0, then closes its sending side.
-    pub fn write_and_close(mut self, bytes: impl AsRef<[u8]>) -> Self {
-        let bytes = bytes.as_ref().to_vec();
-        self.steps.push(Step::WriteAndClose { conn: 0, bytes });
+    pub fn write_and_close(self, bytes: impl AsRef<[u8]>) -> Self {
+        self.writes(vec![(0, bytes.as_ref().to_vec())], false, true)
+    }
+
+    fn writes(mut self, writes: Vec<(usize, Vec<u8>)>, apart: bool, close: bool) -> Self {
+        self.steps.push(Step::Writes {
+            writes,
+            apart,
+            close,
+        });
         self
     }
 

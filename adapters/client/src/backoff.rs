@@ -73,6 +73,8 @@ pub struct Reconnect {
     failures: u32,
     next: Option<Instant>,
     last_error: Option<Cause>,
+    /// When the first attempt of this run of failures failed.
+    since: Option<Instant>,
 }
 
 impl Reconnect {
@@ -99,9 +101,26 @@ impl Reconnect {
             .filter(|_| self.next.is_some_and(|t| t > now))
     }
 
+    /// Whether every attempt has failed for at least `limit` (`None`: no
+    /// limit, never): the server counts as unreachable, and requests stop
+    /// waiting for it.
+    pub fn unreachable(&self, now: Instant, limit: Option<Duration>) -> bool {
+        match (self.since, limit) {
+            (Some(since), Some(limit)) => instant_after(since, limit) <= now,
+            _ => false,
+        }
+    }
+
+    /// When the server counts as unreachable if no attempt succeeds until
+    /// then (see [`Reconnect::unreachable`]).
+    pub fn unreachable_at(&self, limit: Option<Duration>) -> Option<Instant> {
+        Some(instant_after(self.since?, limit?))
+    }
+
     /// An attempt failed at `now` with `cause`: the next one waits per
     /// `backoff`.
     pub fn failed(&mut self, now: Instant, backoff: &Backoff, cause: Cause) {
+        self.since.get_or_insert(now);
         self.failures = self.failures.saturating_add(1);
         self.next = Some(instant_after(now, backoff.wait(self.failures)));
         self.last_error = Some(cause);
@@ -156,7 +175,12 @@ mod tests {
         assert!(r.backing_off(now).is_some());
         assert!(r.backing_off(next).is_none());
         assert!(r.last_error().is_some());
+        let s = Duration::from_secs(1);
+        assert!(!r.unreachable(now, Some(s)) && r.unreachable(now + s, Some(s)));
+        assert!(!r.unreachable(now + s, None));
+        assert_eq!(r.unreachable_at(Some(s)), Some(now + s));
         r.succeeded();
+        assert!(!r.unreachable(now + s, Some(s)));
         assert_eq!(r.next_attempt(), None);
         assert!(r.backing_off(now).is_none() && r.last_error().is_none());
     }

@@ -212,6 +212,12 @@ impl Cause {
     }
 }
 
+impl From<Cause> for io::Error {
+    fn from(cause: Cause) -> io::Error {
+        io::Error::new(cause.kind(), cause)
+    }
+}
+
 impl From<io::Error> for Cause {
     fn from(error: io::Error) -> Cause {
         Cause::io(error)

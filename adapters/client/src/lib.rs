@@ -29,7 +29,9 @@
 
 mod addr;
 mod backoff;
+mod calls;
 mod error;
+pub mod feed;
 mod in_order;
 mod liveness;
 #[cfg(feature = "async")]
@@ -48,7 +50,7 @@ pub use error::{Cause, RequestError};
 pub use in_order::InOrder;
 pub use liveness::Liveness;
 pub use retry::RetryPolicy;
-pub use settings::Settings;
+pub use settings::{Disconnected, Settings};
 pub use time::{deadline, instant_after};
 
 #[cfg(feature = "async")]

@@ -36,6 +36,36 @@ pub struct Settings {
     pub backoff: Backoff,
     /// Which failed requests are sent again.
     pub retry: RetryPolicy,
+    /// What a request does when its connection is down.
+    pub disconnected: Disconnected,
+}
+
+/// What a request does when it finds no connection to its server: after
+/// the server closed or dropped the connection, while it restarts, or
+/// while it is unreachable. The same in every client; modelled on
+/// Lettuce's `DisconnectedBehavior`.
+///
+/// | | [`Wait`](Disconnected::Wait) (default) | [`FailFast`](Disconnected::FailFast) |
+/// | --- | --- | --- |
+/// | a request with no connection | waits for one until its deadline, then `NotSent` with the last connect error | fails `NotSent` at once while the backoff after a failed attempt runs |
+/// | requests not yet written when a connection ends | go out on the next connection | end `NotSent` |
+/// | a batch through a restart | keeps going: only the requests written before the end are `Unknown` | the rest of the batch fails while the server is away |
+///
+/// With either, requests written before a connection ended end
+/// [`Unknown`](crate::RequestError::Unknown), and reconnect attempts back
+/// off with jitter. With `Wait`, once every attempt has failed for a
+/// whole request timeout the server counts as unreachable: what waits
+/// ends `NotSent` with the connect error, and later requests fail at once
+/// while the backoff runs, so a batch against a server that stays down
+/// ends promptly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disconnected {
+    /// Wait for a connection, each request until its deadline (default).
+    #[default]
+    Wait,
+    /// Fail at once while the server cannot be reached.
+    FailFast,
 }
 
 impl Settings {
@@ -113,6 +143,7 @@ impl Default for Settings {
             nodelay: true,
             backoff: Backoff::new(Self::DEFAULT_BACKOFF_MIN, Self::DEFAULT_BACKOFF_MAX),
             retry: RetryPolicy::NONE,
+            disconnected: Disconnected::Wait,
         }
     }
 }
@@ -223,6 +254,16 @@ macro_rules! builder_options {
             max: ::std::time::Duration,
         ) -> Self {
             self.settings.backoff = $crate::Backoff::new(min, max);
+            self
+        }
+
+        /// What a request does when its connection is down (see
+        /// [`Disconnected`](crate::Disconnected)): wait for one until its
+        /// deadline (the default, so that a batch rides out a server
+        /// restart), or fail at once.
+        #[must_use]
+        pub fn when_disconnected(mut self, behaviour: $crate::Disconnected) -> Self {
+            self.settings.disconnected = behaviour;
             self
         }
 

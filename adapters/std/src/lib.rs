@@ -59,7 +59,7 @@ mod client;
 pub mod testing;
 
 pub use client::{Client, ClientBuilder, RetryPolicy};
-pub use kairoi_client::{Backoff, Cause, RequestError, ServerAddr, Settings};
+pub use kairoi_client::{Backoff, Cause, Disconnected, RequestError, ServerAddr, Settings};
 pub use kairoi_proto::{
     Config, ConnectionError, DateTime, DateTimeError, Instruction, Runner, SendError, Text,
 };

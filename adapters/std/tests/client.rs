@@ -145,14 +145,10 @@ fn requests_timed_out_in_a_batch_each_get_one_result() {
     let batch = jobs("t.", 40);
     let results = common::each_exactly_once(&mut client, &batch);
     let t = tally(&results, 40);
-    // Eight time out, and the connection, which read nothing for as long,
-    // is dropped: the other 32 never left.
-    assert_eq!((t.timed_out, t.not_sent), (8, 32), "{t:?}");
-    let last = results[39].as_ref().unwrap_err();
-    assert!(
-        matches!(last.cause(), Some(kairoi_std::Cause::Unresponsive { waited }) if *waited == timeout),
-        "{last:?}"
-    );
+    // Each window times out, and the connection, which read nothing for
+    // as long, is replaced: the rest of the batch goes out on the next.
+    assert_eq!(t.timed_out, 40, "{t:?}");
+    assert!(server.connections_accepted() >= 2);
     server.faults().clear();
     client.set_job("after", at("2031-01-01 00:00:00")).unwrap();
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{Raw, at, each_exactly_once, jobs, tally};
 use kairoi_std::testing::TestServer;
-use kairoi_std::{Cause, Client, ConnectionError, Instruction};
+use kairoi_std::{Cause, Client, ConnectionError, Disconnected, Instruction};
 
 fn client(server: &TestServer, window: usize) -> Client {
     Client::builder()
@@ -70,27 +70,20 @@ fn shuffled_responses_are_matched_by_identifier() {
 }
 
 #[test]
-fn closing_after_n_requests_answers_exactly_those() {
+fn a_batch_goes_on_over_connections_closed_after_n_requests() {
     let server = TestServer::start().unwrap();
     server.faults().set_close_after(Some(25));
     let mut client = client(&server, 64);
     let results = each_exactly_once(&mut client, &jobs("c.", 200));
     let t = tally(&results, 200);
-    assert_eq!(t.ok, 25, "{t:?}");
-    assert_eq!(t.ok + t.unknown + t.not_sent, 200, "{t:?}");
-    assert!(t.unknown >= 1, "requests were written past the 25th: {t:?}");
+    // Each connection answers 25; what it had not written goes out on the
+    // next one, so nothing ends `NotSent`.
+    assert_eq!(t.not_sent, 0, "{t:?}");
+    assert_eq!(t.ok + t.unknown, 200, "{t:?}");
+    assert!(t.ok >= 50, "{t:?}");
     assert!(results[..25].iter().all(Result::is_ok));
-    assert_eq!(server.job_count(), 25);
-    for r in &results[25..] {
-        let cause = r.as_ref().unwrap_err().cause().expect("a cause");
-        assert!(
-            matches!(
-                cause,
-                Cause::Protocol(ConnectionError::ClosedWithActive { .. }) | Cause::Io(_)
-            ),
-            "{cause:?}"
-        );
-    }
+    assert_eq!(server.job_count(), t.ok);
+    assert!(server.connections_accepted() >= 3);
     recovers(&server, &mut client);
 }
 
@@ -234,25 +227,51 @@ fn a_connection_that_answers_nothing_for_a_request_timeout_is_replaced() {
         .unwrap();
     // Small requests: all fit in the socket buffers and are written, so
     // each times out, and nothing is read for a whole request timeout.
+    let mut accepted = 0;
     for round in 0..2 {
         let results = each_exactly_once(&mut client, &jobs(&format!("w{round}."), 16));
         let t = tally(&results, 16);
         assert_eq!(t.timed_out, 16, "round {round}: {t:?} {:?}", results[0]);
         // The next call does not queue behind the dead connection: it
         // makes a new one.
-        assert_eq!(server.connections_accepted(), round + 1);
+        assert!(server.connections_accepted() > accepted, "round {round}");
+        accepted = server.connections_accepted();
     }
     recovers(&server, &mut client);
-    assert_eq!(server.connections_accepted(), 3);
+    assert!(server.connections_accepted() > accepted);
 }
 
 #[test]
-fn a_batch_on_a_connection_that_stops_answering_ends_as_stalled() {
+fn a_batch_on_connections_that_stop_answering_times_out_window_by_window() {
     let server = TestServer::start().unwrap();
     let timeout = Duration::from_millis(200);
     let mut client = Client::builder()
         .window(8)
         .request_timeout(timeout)
+        .connect(server.addr())
+        .unwrap();
+    server.faults().set_delay(Duration::from_secs(3600));
+    let start = Instant::now();
+    let results = each_exactly_once(&mut client, &jobs("h.", 40));
+    let t = tally(&results, 40);
+    // Each window times out (or, written after the quiet time began, ends
+    // `Unknown` with the connection), the quiet connection is replaced,
+    // and the next window goes out on the new one.
+    assert!(t.timed_out >= 8, "{t:?}");
+    assert_eq!(t.timed_out + t.unknown, 40, "{t:?}");
+    assert!(server.connections_accepted() >= 2);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    recovers(&server, &mut client);
+}
+
+#[test]
+fn failing_fast_a_batch_on_a_connection_that_stops_answering_ends_as_stalled() {
+    let server = TestServer::start().unwrap();
+    let timeout = Duration::from_millis(200);
+    let mut client = Client::builder()
+        .window(8)
+        .request_timeout(timeout)
+        .when_disconnected(Disconnected::FailFast)
         .connect(server.addr())
         .unwrap();
     // An hour per answer: the first eight requests fill the window, then
@@ -261,7 +280,10 @@ fn a_batch_on_a_connection_that_stops_answering_ends_as_stalled() {
     let start = Instant::now();
     let results = each_exactly_once(&mut client, &jobs("h.", 100));
     let t = tally(&results, 100);
-    assert_eq!((t.timed_out, t.not_sent), (8, 92), "{t:?}");
+    // The first window times out, the quiet connection is dropped, and
+    // the rest of the batch fails at once.
+    assert!(t.timed_out >= 8 && t.not_sent >= 80, "{t:?}");
+    assert_eq!(t.timed_out + t.not_sent, 100, "{t:?}");
     let err = results[99].as_ref().unwrap_err();
     assert!(
         matches!(err.cause(), Some(Cause::Unresponsive { waited }) if *waited == timeout),
@@ -269,5 +291,5 @@ fn a_batch_on_a_connection_that_stops_answering_ends_as_stalled() {
     );
     assert!(start.elapsed() < Duration::from_secs(10));
     recovers(&server, &mut client);
-    assert_eq!(server.connections_accepted(), 2);
+    assert!(server.connections_accepted() >= 2);
 }

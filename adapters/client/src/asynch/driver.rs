@@ -1,18 +1,23 @@
-//! The task that owns one connection: it moves bytes between the transport
-//! and the [`Mux`], which wakes each request's caller.
+//! The task that owns one connection slot for the client's life: it moves
+//! bytes between the transport and the [`Mux`], which wakes each request's
+//! caller, and makes a new connection when the [`Mux`] asks for one.
 
 use std::future::Future;
 use std::io::ErrorKind;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_channel::Receiver;
 use futures_lite::Stream;
+use futures_lite::future::Boxed;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use super::Timer;
 use super::reply::{Command, Reply};
+use super::slot::Connector;
 use crate::Cause;
 use crate::mux::Mux;
 
@@ -22,10 +27,13 @@ const READ_BUF: usize = 16 * 1024;
 /// executor, so a busy connection never starves other tasks.
 const TURNS_PER_POLL: u32 = 64;
 
-/// The driver future of one connection. It ends once the connection is
-/// closed and every request it took has its outcome.
+/// The driver future of one slot. It ends once the slot is closed and
+/// every request it took has its outcome.
 pub(crate) struct Driver<T, S> {
-    io: T,
+    io: Option<T>,
+    connect: Connector<T>,
+    attempt: Option<Boxed<Result<T, Cause>>>,
+    live: Arc<AtomicBool>,
     mux: Mux<Reply>,
     commands: Pin<Box<Receiver<Command>>>,
     commands_open: bool,
@@ -35,9 +43,19 @@ pub(crate) struct Driver<T, S> {
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
-    pub(crate) fn new(io: T, mux: Mux<Reply>, commands: Receiver<Command>, timer: S) -> Self {
+    pub(crate) fn new(
+        io: Option<T>,
+        connect: Connector<T>,
+        mux: Mux<Reply>,
+        commands: Receiver<Command>,
+        timer: S,
+        live: Arc<AtomicBool>,
+    ) -> Self {
         Driver {
             io,
+            connect,
+            attempt: None,
+            live,
             mux,
             commands: Box::pin(commands),
             commands_open: true,
@@ -63,7 +81,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
         let mut progress = false;
         while self.commands_open {
             match self.commands.as_mut().poll_next(cx) {
-                Poll::Ready(Some(command)) => self.mux.handle(command),
+                Poll::Ready(Some(command)) => self.mux.handle(command, Instant::now()),
                 Poll::Ready(None) => {
                     self.commands_open = false;
                     self.mux.handles_dropped(Instant::now());
@@ -75,11 +93,56 @@ impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
         progress
     }
 
+    /// Starts a connection attempt when the slot wants one, and attaches
+    /// the connection it makes.
+    fn poll_connect(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = Instant::now();
+        if self.attempt.is_none() && self.mux.wants_connect(now) {
+            if let Some(connect) = self.connect.as_mut() {
+                self.attempt = Some(connect());
+                self.mux.connecting();
+            }
+        }
+        let Some(attempt) = self.attempt.as_mut() else {
+            return false;
+        };
+        let Poll::Ready(result) = attempt.as_mut().poll(cx) else {
+            return false;
+        };
+        self.attempt = None;
+        match result {
+            Ok(io) => {
+                tracing::debug!("connected");
+                self.io = Some(io);
+                self.live.store(true, Ordering::Relaxed);
+                self.mux.connected(Instant::now());
+            }
+            Err(cause) => {
+                tracing::debug!(%cause, "connection attempt failed");
+                self.mux.connect_failed(Instant::now(), cause);
+            }
+        }
+        true
+    }
+
+    /// Drops the transport once its connection has ended.
+    fn release(&mut self) -> bool {
+        if self.io.is_some() && !self.mux.is_up() {
+            self.io = None;
+            self.live.store(false, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
     /// Writes what the core has to send, then flushes.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(io) = self.io.as_mut() else {
+            return false;
+        };
         let mut progress = false;
         while let Some(bytes) = self.mux.poll_transmit() {
-            match Pin::new(&mut self.io).poll_write(cx, bytes) {
+            match Pin::new(&mut *io).poll_write(cx, bytes) {
                 Poll::Ready(Ok(0)) => {
                     self.mux.fail(Cause::io(ErrorKind::WriteZero.into()));
                     return true;
@@ -97,7 +160,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
             }
         }
         if self.mux.wants_read() {
-            if let Poll::Ready(Err(e)) = Pin::new(&mut self.io).poll_flush(cx) {
+            if let Poll::Ready(Err(e)) = Pin::new(io).poll_flush(cx) {
                 self.mux.fail(Cause::io(e));
                 progress = true;
             }
@@ -107,10 +170,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
 
     /// Reads once and hands the bytes (or the end of stream) to the core.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.mux.wants_read() {
+        let Some(io) = self.io.as_mut().filter(|_| self.mux.wants_read()) else {
             return false;
-        }
-        match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+        };
+        match Pin::new(io).poll_read(cx, &mut self.read_buf) {
             Poll::Ready(Ok(0)) => self.mux.receive_eof(),
             Poll::Ready(Ok(n)) => self.mux.receive(Instant::now(), &self.read_buf[..n]),
             Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
@@ -140,16 +203,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
     fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..TURNS_PER_POLL {
             let mut progress = self.poll_commands(cx);
+            progress |= self.poll_connect(cx);
             self.mux.admit(Instant::now());
             progress |= self.poll_write(cx);
             progress |= self.poll_read(cx);
             progress |= self.mux.poll_events(Instant::now());
+            progress |= self.release();
             if let Some(cause) = self.mux.closed_cause().cloned() {
-                // Close the channel before waking anyone: a caller that
-                // learns of the end and sends again must find this
-                // connection closed and make a new one, not queue here.
                 self.drain_commands(&cause);
-                self.mux.settle();
                 return Poll::Ready(());
             }
             progress |= self.poll_timer(cx);

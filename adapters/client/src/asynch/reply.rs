@@ -1,5 +1,6 @@
-//! The way back from a driver to one request's caller: a single call's
-//! channel, or a batch's shared one.
+//! The way back from a driver to one request's caller: the channel of the
+//! call (a batch, or a single call as a batch of one), with the request's
+//! input position.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -9,22 +10,15 @@ use async_channel::Sender;
 use kairoi_proto::RequestId;
 
 use crate::load::Load;
+use crate::mux::Payload;
 use crate::{Cause, RequestError, mux};
 
 /// A command to a driver.
 pub(crate) type Command = mux::Command<Reply>;
 
-/// Where a result goes.
-#[derive(Debug)]
-pub(crate) enum To {
-    /// A single call waiting on its own channel.
-    One(Sender<Result<(), RequestError>>),
-    /// A batch, with the request's input position.
-    Batch {
-        tx: Sender<(usize, Result<(), RequestError>)>,
-        index: usize,
-    },
-}
+/// A request's end as its call receives it: the input position, the
+/// result, and the body when the driver gave it back (for a resend).
+pub(crate) type Done = (usize, Result<(), RequestError>, Option<Payload>);
 
 /// The way back to one request's caller, with its trace span. It also
 /// counts the request in its connection's load until it is answered or
@@ -34,7 +28,8 @@ pub(crate) enum To {
 pub(crate) struct Reply {
     /// Taken by [`mux::Reply::deliver`]; still here when the reply is
     /// dropped undelivered (its driver gone abnormally).
-    to: Option<To>,
+    tx: Option<Sender<Done>>,
+    index: usize,
     /// Dropped before the caller is answered.
     load: Option<Load>,
     span: tracing::Span,
@@ -42,9 +37,10 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    pub(crate) fn new(to: To, load: &Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(tx: Sender<Done>, index: usize, load: &Arc<AtomicUsize>) -> Self {
         Reply {
-            to: Some(to),
+            tx: Some(tx),
+            index,
             load: Some(Load::new(load)),
             span: tracing::debug_span!(
                 "kairoi_request",
@@ -59,11 +55,7 @@ impl Reply {
 
 impl mux::Reply for Reply {
     fn is_closed(&self) -> bool {
-        match &self.to {
-            Some(To::One(tx)) => tx.is_closed(),
-            Some(To::Batch { tx, .. }) => tx.is_closed(),
-            None => true,
-        }
+        self.tx.as_ref().is_none_or(Sender::is_closed)
     }
 
     fn admitted(&mut self, id: RequestId, queued: Duration) {
@@ -77,7 +69,7 @@ impl mux::Reply for Reply {
 
     /// Answers the caller. The request leaves the load first, so a caller
     /// that has its answer never still counts it in `in_flight`.
-    fn deliver(mut self, result: Result<(), RequestError>) {
+    fn deliver(mut self, result: Result<(), RequestError>, body: Payload) {
         if let Some(sent_at) = self.sent_at {
             let rtt = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.span.record("rtt_us", rtt);
@@ -85,18 +77,10 @@ impl mux::Reply for Reply {
         self.span
             .in_scope(|| tracing::debug!(ok = result.is_ok(), "request ended"));
         self.load = None;
-        if let Some(to) = self.to.take() {
-            send(to, result);
+        if let Some(tx) = self.tx.take() {
+            // Unbounded: a failure only means the caller is gone.
+            let _ = tx.try_send((self.index, result, Some(body)));
         }
-    }
-}
-
-/// Hands `result` to the caller. The channels are unbounded or have room
-/// for the one result: a failure only means the caller is gone.
-fn send(to: To, result: Result<(), RequestError>) {
-    match to {
-        To::One(tx) => drop(tx.try_send(result)),
-        To::Batch { tx, index } => drop(tx.try_send((index, result))),
     }
 }
 
@@ -105,13 +89,9 @@ impl Drop for Reply {
     /// gives its caller an outcome: the request may have been written.
     fn drop(&mut self) {
         self.load = None;
-        if let Some(to) = self.to.take() {
-            send(
-                to,
-                Err(RequestError::Unknown {
-                    cause: Cause::Closed,
-                }),
-            );
+        if let Some(tx) = self.tx.take() {
+            let cause = Cause::Closed;
+            let _ = tx.try_send((self.index, Err(RequestError::Unknown { cause }), None));
         }
     }
 }

@@ -1,24 +1,26 @@
-//! The blocking [`Client`].
+//! The blocking [`Client`]: a driver of the engine of `kairoi-client`
+//! (its [`Mux`](kairoi_client::mux::Mux) per connection and its
+//! [`Feeder`]) in the caller's thread, or one thread per connection of the
+//! pool for a batch.
 
 use std::borrow::Borrow;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use kairoi_client::feed::Feeder;
 use kairoi_client::mux::Payload;
-use kairoi_client::{InOrder, ServerAddr, Settings, instant_after};
-use kairoi_proto::{DateTime, Instruction, Runner, Text};
+use kairoi_client::{InOrder, ServerAddr, Settings};
+use kairoi_proto::Instruction;
 
-mod batch;
 mod builder;
-mod connection;
 mod link;
 mod pool;
+mod socket;
 
 pub use builder::ClientBuilder;
 pub use kairoi_client::RetryPolicy;
 
-use batch::{Request, Sink, Typed};
 use link::Link;
 
 use crate::{Cause, RequestError};
@@ -34,10 +36,12 @@ use crate::{Cause, RequestError};
 /// result.
 ///
 /// When a connection breaks, or reads nothing for a request timeout while
-/// requests are active, the call reports what happened to each of its
-/// requests ([`RequestError::NotSent`] or [`RequestError::Unknown`]) and
-/// the next call connects again, with backoff and jitter after failed
-/// attempts. Nothing is sent again unless a [`RetryPolicy`] says so.
+/// requests are active, the requests it had written end
+/// [`RequestError::Unknown`], and a new connection is made, with backoff
+/// and jitter after failed attempts; the requests it had not written go
+/// out on the new one, so that a batch rides out a server restart (see
+/// [`Disconnected`](crate::Disconnected)). Nothing written is sent again
+/// unless a [`RetryPolicy`] says so.
 ///
 /// ```no_run
 /// use kairoi_std::{Client, DateTime, Instruction, Runner};
@@ -81,28 +85,25 @@ impl Client {
     pub(crate) fn open(target: ServerAddr, settings: Settings) -> io::Result<Client> {
         settings.check()?;
         let count = settings.connections.max(1);
-        let mut client = Client {
+        let mut links: Vec<Link> = (0..count).map(|_| Link::new(&settings)).collect();
+        links[0].open(&target, &settings)?;
+        Ok(Client {
             target,
             settings,
-            links: (0..count).map(|_| Link::default()).collect(),
-        };
-        let (target, settings) = (&client.target, &client.settings);
-        client.links[0]
-            .connection(target, settings, None)
-            .map_err(|cause| io::Error::new(cause.kind(), cause))?;
-        Ok(client)
+            links,
+        })
     }
 
     /// Whether the client holds an open connection now (it reconnects on
     /// the next call otherwise).
     pub fn is_connected(&self) -> bool {
-        self.links.iter().any(Link::is_connected)
+        self.links.iter().any(Link::is_up)
     }
 
     /// The server address of the first open connection.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match self.links.iter().find_map(|l| l.conn.as_ref()) {
-            Some(conn) => conn.peer_addr(),
+        match self.links.iter().find_map(Link::socket) {
+            Some(socket) => socket.peer_addr(),
             None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
@@ -118,42 +119,7 @@ impl Client {
         self.settings.window()
     }
 
-    /// Sends one instruction and waits for its outcome, at most the
-    /// request timeout (connecting included).
-    pub fn execute(&mut self, instruction: &Instruction) -> Result<(), RequestError> {
-        self.single(Payload::Typed(instruction.clone()))
-    }
-
-    /// Sends a request with any body, for instructions the typed layer
-    /// does not know. Each argument is quoted as needed.
-    pub fn execute_arguments<A: AsRef<str>>(
-        &mut self,
-        body: impl IntoIterator<Item = A>,
-    ) -> Result<(), RequestError> {
-        let body = body.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        self.single(Payload::Raw(body))
-    }
-
-    /// Creates or reschedules the job `job` to run at `execution` (UTC).
-    pub fn set_job(
-        &mut self,
-        job: impl Into<Text>,
-        execution: DateTime,
-    ) -> Result<(), RequestError> {
-        self.execute(&Instruction::set(job, execution))
-    }
-
-    /// Creates or replaces the rule `rule`: jobs whose identifier starts
-    /// with `pattern` (the longest matching pattern wins) run with
-    /// `runner`.
-    pub fn set_rule(
-        &mut self,
-        rule: impl Into<Text>,
-        pattern: impl Into<Text>,
-        runner: Runner,
-    ) -> Result<(), RequestError> {
-        self.execute(&Instruction::rule_set(rule, pattern, runner))
-    }
+    kairoi_client::request_calls!(blocking);
 
     /// Sends a batch of any size, pipelined through the window (and over
     /// the pool's connections), and returns one result per instruction,
@@ -177,11 +143,19 @@ impl Client {
 
     /// Like [`Client::execute_all`], but hands each result to `on_result`
     /// with the instruction's input position as soon as it is known, in
-    /// completion order, instead of collecting them: memory stays bounded
-    /// by the window, whatever the batch's size. Every instruction is
-    /// reported exactly once before this returns, and `on_result` runs in
-    /// the caller's thread. With several connections, the iterator is
+    /// completion order, instead of collecting them: the client holds at
+    /// most a window per connection of the batch (those waiting for a
+    /// retry included), whatever its size. Every instruction is reported
+    /// exactly once before this returns, and `on_result` runs in the
+    /// caller's thread. With several connections, the iterator is
     /// advanced from the pool's threads (hence `Send`).
+    ///
+    /// A batch rides out a server restart: only the requests written
+    /// before the connection ended end [`RequestError::Unknown`]; the rest
+    /// go out on the next connection, and nothing more is taken from the
+    /// iterator while no connection exists. Once the server has been
+    /// unreachable for a whole request timeout, the rest of the iterator
+    /// is reported [`RequestError::NotSent`] at once.
     pub fn execute_each<I, F>(&mut self, instructions: I, mut on_result: F)
     where
         I: IntoIterator,
@@ -189,84 +163,38 @@ impl Client {
         I::Item: Borrow<Instruction> + Send,
         F: FnMut(usize, Result<(), RequestError>),
     {
-        let items = instructions
-            .into_iter()
-            .enumerate()
-            .map(|(i, b)| (i, Typed(b)));
-        self.run(items, None, &mut on_result);
+        let items = instructions.into_iter();
+        // What fits in one window goes over one connection.
+        let spread = items.size_hint().1.is_none_or(|n| n > self.window());
+        let items = items.map(|item| Payload::Typed(item.borrow().clone()));
+        let (limit, retry) = (self.settings.batch_limit(), self.settings.retry);
+        let feeder = Feeder::new(items, limit, retry, None);
+        self.call(feeder, spread, &mut on_result);
     }
 
-    /// One request: its connection and its answer within one request
-    /// timeout.
-    fn single(&mut self, body: Payload) -> Result<(), RequestError> {
-        let mut result = None;
+    /// One request, resent while the retry policy allows, all within one
+    /// request timeout: a batch of one.
+    fn run(&mut self, body: Payload) -> Result<(), RequestError> {
         let until = self.settings.request_deadline(Instant::now());
-        self.run(std::iter::once((0, body)), until, &mut |_, r| {
-            result = Some(r)
-        });
-        // `run` reports every request exactly once.
+        let feeder = Feeder::new(std::iter::once(body), 1, self.settings.retry, until);
+        let mut result = None;
+        self.call(feeder, false, &mut |_, r| result = Some(r));
+        // Every request is reported exactly once.
         result.unwrap_or(Err(RequestError::NotSent {
             cause: Cause::Closed,
         }))
     }
 
-    /// Sends every item, then resends the failures the retry policy
-    /// allows (before `until`, for a single call), and reports each item
-    /// once.
-    fn run<Q, It>(
+    fn call<I>(
         &mut self,
-        items: It,
-        until: Option<Instant>,
+        feeder: Feeder<I>,
+        spread: bool,
         on_result: &mut dyn FnMut(usize, Result<(), RequestError>),
     ) where
-        Q: Request + Send,
-        It: Iterator<Item = (usize, Q)> + Send,
+        I: Iterator<Item = Payload> + Send,
     {
-        let policy = self.settings.retry;
-        let mut retry: Vec<(usize, Payload, RequestError)> = Vec::new();
-        let keep = policy.attempts() > 0;
-        self.pass(items, keep, until, &mut |index, kept, result| {
-            report(policy, &mut retry, on_result, index, kept, result);
-        });
-        for attempt in 1..=policy.attempts() {
-            let resume = instant_after(Instant::now(), policy.backoff());
-            if retry.is_empty() || until.is_some_and(|u| resume >= u) {
-                break;
-            }
-            if !policy.backoff().is_zero() {
-                std::thread::sleep(policy.backoff());
-            }
-            let again = std::mem::take(&mut retry);
-            let keep = attempt < policy.attempts();
-            let items = again.into_iter().map(|(index, body, _)| (index, body));
-            self.pass(items, keep, until, &mut |index, kept, result| {
-                report(policy, &mut retry, on_result, index, kept, result);
-            });
-        }
-        for (index, _, error) in retry {
-            on_result(index, Err(error));
-        }
-    }
-
-    /// One pass over the pool, opening connections as needed.
-    fn pass<Q, It>(&mut self, items: It, keep: bool, until: Option<Instant>, sink: &mut Sink<'_>)
-    where
-        Q: Request + Send,
-        It: Iterator<Item = (usize, Q)> + Send,
-    {
-        let pass = batch::Pass {
-            timeout: self.settings.request_timeout,
-            until,
-            keep,
-        };
-        pool::run(
-            &mut self.links,
-            &self.target,
-            &self.settings,
-            pass,
-            items,
-            sink,
-        );
+        let (target, settings) = (&self.target, &self.settings);
+        pool::run(&mut self.links, target, settings, feeder, spread, on_result);
     }
 
     /// Closes every connection. Requests are all finished between calls,
@@ -275,26 +203,10 @@ impl Client {
     pub fn close(mut self) -> io::Result<()> {
         let mut result = Ok(());
         for link in &mut self.links {
-            if let Some(conn) = link.conn.take() {
-                result = result.and(conn.shutdown());
+            if let Some(socket) = link.take_socket() {
+                result = result.and(socket.shutdown());
             }
         }
         result
-    }
-}
-
-/// Hands a result to the caller, or keeps a failed request for the next
-/// attempt when the policy resends it.
-fn report(
-    policy: RetryPolicy,
-    retry: &mut Vec<(usize, Payload, RequestError)>,
-    on_result: &mut dyn FnMut(usize, Result<(), RequestError>),
-    index: usize,
-    kept: Option<Payload>,
-    result: Result<(), RequestError>,
-) {
-    match (kept, result) {
-        (Some(body), Err(e)) if policy.allows(&e) => retry.push((index, body, e)),
-        (_, result) => on_result(index, result),
     }
 }

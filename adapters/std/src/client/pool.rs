@@ -1,96 +1,136 @@
-//! A pass over the pool: one connection in the caller's thread, or one
-//! scoped thread per connection, all taking requests from the same
-//! iterator, with results handed back to the caller's thread.
+//! A call over the pool: the engine's [`Feeder`] hands requests to the
+//! slots, one in the caller's thread or one scoped thread per slot, and
+//! every result reaches the caller's thread.
 
-use std::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
 
+use kairoi_client::feed::{Feeder, Next};
 use kairoi_client::mux::Payload;
 use kairoi_client::{ServerAddr, Settings};
 
-use super::batch::{Pass, Request, Sink};
 use super::link::Link;
-use crate::{Cause, RequestError};
+use crate::RequestError;
 
-/// Sends `items` over the connections of `links` and reports each result
-/// to `sink` once. A connection that cannot be opened, or that ends, stops
-/// taking requests; what no connection took is reported
-/// [`RequestError::NotSent`] with the last cause.
-pub(crate) fn run<Q, It>(
-    links: &mut [Link],
-    target: &ServerAddr,
-    settings: &Settings,
-    pass: Pass,
-    mut items: It,
-    sink: &mut Sink<'_>,
-) where
-    Q: Request + Send,
-    It: Iterator<Item = (usize, Q)> + Send,
-{
-    // What fits in one window goes over one connection, an open one if
-    // there is any.
-    let small = items.size_hint().1.is_some_and(|n| n <= settings.window());
-    let cause = match links {
-        [one] => one_link(one, target, settings, pass, &mut items, sink),
-        many if small => {
-            let open = many.iter().position(Link::is_connected).unwrap_or(0);
-            one_link(&mut many[open], target, settings, pass, &mut items, sink)
-        }
-        many => {
-            let shared = Mutex::new(&mut items);
-            let (tx, rx) = mpsc::channel::<(usize, Option<Payload>, Result<(), RequestError>)>();
-            let causes = std::thread::scope(|scope| {
-                let workers: Vec<_> = many
-                    .iter_mut()
-                    .map(|link| {
-                        let tx = tx.clone();
-                        let shared = &shared;
-                        scope.spawn(move || {
-                            let mut taken = std::iter::from_fn(|| {
-                                shared.lock().unwrap_or_else(|e| e.into_inner()).next()
-                            });
-                            let mut send = |i, kept, result| {
-                                let _ = tx.send((i, kept, result));
-                            };
-                            one_link(link, target, settings, pass, &mut taken, &mut send)
-                        })
-                    })
-                    .collect();
-                drop(tx);
-                // The caller's sink runs here, in its own thread.
-                for (index, kept, result) in rx {
-                    sink(index, kept, result);
-                }
-                workers
-                    .into_iter()
-                    .filter_map(|w| w.join().ok().flatten())
-                    .collect::<Vec<_>>()
-            });
-            causes.into_iter().last()
-        }
-    };
-    let cause = cause.unwrap_or(Cause::Closed);
-    for (index, item) in items {
-        let kept = pass.keep.then(|| item.to_payload());
-        let cause = cause.clone();
-        sink(index, kept, Err(RequestError::NotSent { cause }));
+/// Where the results of a call go.
+type Out<'a> = dyn FnMut(usize, Result<(), RequestError>) + 'a;
+
+/// The longest a slot that holds nothing waits before it looks at the
+/// batch again (another slot's retry may be due).
+const IDLE: Duration = Duration::from_millis(5);
+
+/// What the slots of one call share.
+struct Call<'a, I> {
+    feeder: Mutex<Feeder<I>>,
+    /// Slots with a connection up.
+    up: AtomicUsize,
+    target: &'a ServerAddr,
+    settings: &'a Settings,
+}
+
+impl<I> Call<'_, I> {
+    fn feeder(&self) -> MutexGuard<'_, Feeder<I>> {
+        // A panic in a caller's iterator poisons the lock; the feeder is
+        // still whole (each step is one change).
+        self.feeder.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn connected(&self) -> bool {
+        self.up.load(Ordering::Relaxed) > 0
     }
 }
 
-/// A pass over one connection; the cause when it could not be opened or
-/// ended.
-fn one_link<Q: Request>(
-    link: &mut Link,
+/// Runs `feeder` to its end over `links`, every result to `on_result` in
+/// the caller's thread. With `spread`, each slot has a thread of its own;
+/// else the call runs on one slot, an open one if there is any.
+pub(crate) fn run<I>(
+    links: &mut [Link],
     target: &ServerAddr,
     settings: &Settings,
-    pass: Pass,
-    items: &mut dyn Iterator<Item = (usize, Q)>,
-    sink: &mut Sink<'_>,
-) -> Option<Cause> {
-    let conn = match link.connection(target, settings, pass.until) {
-        Ok(conn) => conn,
-        Err(cause) => return Some(cause),
+    feeder: Feeder<I>,
+    spread: bool,
+    on_result: &mut Out<'_>,
+) where
+    I: Iterator<Item = Payload> + Send,
+{
+    for link in links.iter_mut() {
+        link.refresh();
+    }
+    let call = Call {
+        feeder: Mutex::new(feeder),
+        up: AtomicUsize::new(links.iter().filter(|l| l.is_up()).count()),
+        target,
+        settings,
     };
-    let cause = pass.run(conn, items, sink)?;
-    link.conn = None;
-    Some(cause)
+    if !spread || links.len() == 1 {
+        let open = links.iter().position(Link::is_up).unwrap_or(0);
+        return drive(&mut links[open], &call, on_result);
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for link in links.iter_mut() {
+            let (tx, call) = (tx.clone(), &call);
+            scope.spawn(move || {
+                drive(link, call, &mut |i, r| {
+                    let _ = tx.send((i, r));
+                })
+            });
+        }
+        drop(tx);
+        // The caller's callback runs here, in its own thread.
+        for (index, result) in rx {
+            on_result(index, result);
+        }
+    });
+}
+
+/// Drives one slot until the call's feeder is done: takes requests while
+/// the window has room, turns the engine, and hands each result back.
+fn drive<I>(link: &mut Link, call: &Call<'_, I>, out: &mut Out<'_>)
+where
+    I: Iterator<Item = Payload>,
+{
+    let window = call.settings.window();
+    let mut up = link.is_up();
+    loop {
+        let (done, retry) = {
+            let mut feeder = call.feeder();
+            let (now, connected) = (Instant::now(), call.connected());
+            while link.mux.load() < window {
+                let may_pull = link.is_up() || link.mux.load() == 0;
+                match feeder.next(now, connected, may_pull) {
+                    Some(Next::Submit(index, body)) => {
+                        link.submit(index, body, feeder.deadline());
+                    }
+                    Some(Next::Report(index, result)) => out(index, result),
+                    None => break,
+                }
+            }
+            (feeder.is_done(), feeder.next_retry())
+        };
+        if done {
+            return;
+        }
+        let wake = match link.mux.load() {
+            0 => Some(Instant::now() + IDLE),
+            _ => retry,
+        };
+        link.turn(call.target, call.settings, wake);
+        if link.is_up() != up {
+            up = link.is_up();
+            match up {
+                true => call.up.fetch_add(1, Ordering::Relaxed),
+                false => call.up.fetch_sub(1, Ordering::Relaxed),
+            };
+        }
+        while let Some((index, result, body)) = link.finished() {
+            let reported =
+                call.feeder()
+                    .complete(Instant::now(), call.connected(), index, result, body);
+            if let Some((index, result)) = reported {
+                out(index, result);
+            }
+        }
+    }
 }

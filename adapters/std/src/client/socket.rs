@@ -1,18 +1,19 @@
-//! One connection: a blocking `TcpStream` driven by the core's `Client`.
+//! One connection's blocking I/O: a `TcpStream` whose bytes go to and from
+//! a slot's [`Mux`].
 //!
 //! The socket stays in blocking mode with short timeouts, so that one
 //! thread keeps reading while it writes: a write blocks at most
 //! [`WRITE_SLICE`] when the server does not read (and not at all once a
 //! write found the socket buffer full, until one goes through whole), and
 //! a read blocks at most [`READ_SLICE`] while bytes wait to be written,
-//! else until the next request deadline.
+//! else until the next deadline.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use kairoi_client::{Liveness, ServerAddr, Settings, instant_after};
-use kairoi_proto::{ConnectionError, Event};
+use kairoi_client::mux::{Mux, Reply};
+use kairoi_client::{ServerAddr, Settings, instant_after};
 
 use crate::Cause;
 
@@ -25,34 +26,27 @@ const DRAIN: Duration = Duration::from_secs(1);
 
 /// A connection to the server.
 #[derive(Debug)]
-pub(crate) struct Connection {
+pub(crate) struct Socket {
     stream: TcpStream,
-    pub(crate) core: kairoi_proto::Client,
     buf: Vec<u8>,
     read_timeout: Option<Duration>,
     /// Set when a write failed: only responses already sent are read, until
-    /// `drain_until`.
+    /// the instant kept with it.
     write_error: Option<(io::Error, Instant)>,
-    /// Why the connection was aborted locally, reported instead of
-    /// [`ConnectionError::Aborted`].
-    abort_cause: Option<Cause>,
-    /// The rule that drops a connection which reads nothing for a
-    /// request timeout while requests are active.
-    pub(crate) liveness: Liveness,
     /// The last write did not take everything: write without blocking
     /// until one does.
     congested: bool,
 }
 
-impl Connection {
+impl Socket {
     /// Resolves `target` (again, for a host name) and connects to the
-    /// first address that accepts, in order.
-    /// A single call's `until` bounds the attempt too.
+    /// first address that accepts, in order, each attempt within the
+    /// connection timeout and `until`.
     pub(crate) fn open(
         target: &ServerAddr,
         settings: &Settings,
         until: Option<Instant>,
-    ) -> Result<Connection, Cause> {
+    ) -> Result<Socket, Cause> {
         let addrs = target
             .resolve_blocking()
             .map_err(|e| Cause::connect(target, e))?;
@@ -64,14 +58,11 @@ impl Connection {
             };
             match attempt.and_then(|s| Self::configure(s, settings)) {
                 Ok(stream) => {
-                    return Ok(Connection {
+                    return Ok(Socket {
                         stream,
-                        core: kairoi_proto::Client::new(settings.config),
                         buf: vec![0; 64 * 1024],
                         read_timeout: None,
                         write_error: None,
-                        abort_cause: None,
-                        liveness: Liveness::new(settings.request_timeout),
                         congested: false,
                     });
                 }
@@ -91,85 +82,32 @@ impl Connection {
         self.stream.peer_addr()
     }
 
-    /// Ends the connection now for `cause`: every active request gets its
-    /// outcome, then [`Event::Closed`].
-    pub(crate) fn abort(&mut self, cause: Cause) {
-        if !self.core.is_closed() {
-            self.abort_cause = Some(cause);
-            self.core.abort();
+    /// Before a call on a connection left idle: reads what arrived in the
+    /// meantime without blocking (the server may have closed it).
+    pub(crate) fn refresh<R: Reply>(&mut self, mux: &mut Mux<R>) {
+        if let Err(e) = self.stream.set_nonblocking(true) {
+            return mux.fail(Cause::io(e));
         }
-    }
-
-    /// The cause to report for a [`Event::Closed`] carrying `error`.
-    pub(crate) fn cause_of(&self, error: Option<ConnectionError>) -> Cause {
-        if let Some(cause) = &self.abort_cause {
-            return cause.clone();
-        }
-        Cause::Protocol(error.unwrap_or(ConnectionError::ClosedWithActive { active: 0 }))
-    }
-
-    /// Whether the connection is still open.
-    pub(crate) fn is_open(&self) -> bool {
-        !self.core.is_closed()
-    }
-
-    /// Arms or disarms the liveness rule after requests came or went.
-    pub(crate) fn watch(&mut self, now: Instant) {
-        self.liveness.watch(now, &self.core);
-    }
-
-    /// Before a new call on an idle connection: reads what arrived while
-    /// idle, without blocking, and says whether the connection is still
-    /// usable: the server may have closed it in the meantime, or left
-    /// requests of an earlier call unanswered for a request timeout.
-    pub(crate) fn refresh(&mut self) -> bool {
-        if self.core.is_closed() || self.stream.set_nonblocking(true).is_err() {
-            return false;
-        }
-        loop {
+        while mux.wants_read() {
             match self.stream.read(&mut self.buf) {
-                Ok(0) => {
-                    self.core.receive_eof();
-                    break;
-                }
-                Ok(n) => {
-                    self.liveness.heard(Instant::now());
-                    self.core.receive(&self.buf[..n]);
-                }
+                Ok(0) => mux.receive_eof(),
+                Ok(n) => mux.receive(Instant::now(), &self.buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    self.abort(Cause::io(e));
-                    break;
-                }
+                Err(e) => mux.fail(Cause::io(e)),
             }
         }
-        if self.stream.set_nonblocking(false).is_err() {
-            return false;
+        if let Err(e) = self.stream.set_nonblocking(false) {
+            mux.fail(Cause::io(e));
         }
-        // No request is active between calls: the only event possible is
-        // the end of the connection.
-        while let Some(event) = self.core.poll_event() {
-            if matches!(event, Event::Closed { .. }) {
-                return false;
-            }
-        }
-        let now = Instant::now();
-        self.watch(now);
-        !self.core.is_closed() && self.liveness.expired(now).is_none()
     }
 
-    /// One round of I/O: handles due deadlines, writes what the socket
-    /// takes, then reads what arrives, waiting at most until `wake` (and
-    /// the next request deadline). Events are left in the core.
-    pub(crate) fn step(&mut self, wake: Option<Instant>) {
-        let now = Instant::now();
-        if self.core.poll_timeout().is_some_and(|t| t <= now) {
-            self.core.handle_timeout(now);
-            return;
-        }
+    /// One round of I/O: writes what the socket takes, then reads what
+    /// arrives, waiting at most until `until`. Events are left in the
+    /// [`Mux`].
+    pub(crate) fn step<R: Reply>(&mut self, mux: &mut Mux<R>, until: Option<Instant>) {
         if self.write_error.is_none() {
-            if let Some(bytes) = self.core.poll_transmit() {
+            if let Some(bytes) = mux.poll_transmit() {
                 let len = bytes.len();
                 let written = if self.congested {
                     // The socket buffer was full: do not block in this
@@ -181,7 +119,7 @@ impl Connection {
                 match written {
                     Ok(0) => self.write_failed(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
-                        self.core.consume_transmit(n);
+                        mux.consume_transmit(n);
                         self.congested = n < len;
                     }
                     Err(e) if is_retry(&e) => self.congested = true,
@@ -189,33 +127,30 @@ impl Connection {
                 }
             }
         }
-        let pending = self.write_error.is_none() && self.core.poll_transmit().is_some();
+        if !mux.wants_read() {
+            return;
+        }
+        let pending = self.write_error.is_none() && mux.poll_transmit().is_some();
         let drain_until = self.write_error.as_ref().map(|(_, t)| *t);
-        let until = [self.core.poll_timeout(), wake, drain_until]
-            .into_iter()
-            .flatten()
-            .min();
+        let until = [until, drain_until].into_iter().flatten().min();
         let mut wait = until.map(|t| t.saturating_duration_since(Instant::now()));
         if pending {
             wait = Some(wait.map_or(READ_SLICE, |w| w.min(READ_SLICE)));
         }
         if let Err(e) = self.set_read_timeout(wait) {
-            return self.abort(Cause::io(e));
+            return mux.fail(Cause::io(e));
         }
         match self.stream.read(&mut self.buf) {
-            Ok(0) => self.core.receive_eof(),
-            Ok(n) => {
-                self.liveness.heard(Instant::now());
-                self.core.receive(&self.buf[..n]);
-            }
+            Ok(0) => mux.receive_eof(),
+            Ok(n) => mux.receive(Instant::now(), &self.buf[..n]),
             Err(e) if is_retry(&e) => {
                 if drain_until.is_some_and(|t| t <= Instant::now()) {
                     if let Some((e, _)) = self.write_error.take() {
-                        self.abort(Cause::io(e));
+                        mux.fail(Cause::io(e));
                     }
                 }
             }
-            Err(e) => self.abort(Cause::io(e)),
+            Err(e) => mux.fail(Cause::io(e)),
         }
     }
 
@@ -267,9 +202,9 @@ fn is_retry(e: &io::Error) -> bool {
 }
 
 /// The longest wait for one connection attempt: the connection timeout,
-/// within the request timeout and what is left of a single call's time.
-/// `None` leaves it to the operating system; a limit below a millisecond
-/// is raised to one, which the operating system accepts.
+/// within the request timeout and what is left until `until`. `None`
+/// leaves it to the operating system; a limit below a millisecond is
+/// raised to one, which the operating system accepts.
 fn connect_limit(settings: &Settings, until: Option<Instant>) -> Option<Duration> {
     /// Longer than this is no limit in practice (and some systems refuse
     /// it).

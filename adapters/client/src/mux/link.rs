@@ -1,0 +1,177 @@
+//! The connection lifecycle of a slot: when to connect, what a connection
+//! that ends leaves behind, and which requests stop waiting for the next
+//! one ([`Disconnected`]).
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use kairoi_proto::{Client, Outcome};
+
+use super::{Link, Mux, Reply, Submission};
+use crate::liveness::Liveness;
+use crate::{Cause, Disconnected, RequestError};
+
+impl<R: Reply> Mux<R> {
+    /// Whether a transport is attached.
+    pub fn is_up(&self) -> bool {
+        self.link == Link::Up
+    }
+
+    /// Whether the driver should start a connection attempt at `now`:
+    /// there is no connection, requests wait for one, and no backoff runs.
+    pub fn wants_connect(&self, now: Instant) -> bool {
+        self.link == Link::Down
+            && self.reconnects
+            && self.closed.is_none()
+            && !self.queue.is_empty()
+            && self.reconnect.backing_off(now).is_none()
+    }
+
+    /// A connection attempt started.
+    pub fn connecting(&mut self) {
+        if self.link == Link::Down {
+            self.link = Link::Connecting;
+        }
+    }
+
+    /// A transport is attached at `now`: a new connection, with an empty
+    /// window, takes the queued requests.
+    pub fn connected(&mut self, now: Instant) {
+        self.core = Client::new(self.config);
+        self.link = Link::Up;
+        self.eof = false;
+        self.failure = None;
+        self.reconnect.succeeded();
+        self.liveness = Liveness::new(self.request_timeout);
+        self.admit(now);
+    }
+
+    /// A connection attempt failed at `now`: the next one backs off.
+    pub fn connect_failed(&mut self, now: Instant, cause: Cause) {
+        self.link = Link::Down;
+        self.reconnect.failed(now, &self.backoff, cause.clone());
+        if self.behaviour == Disconnected::FailFast {
+            self.reject_queue(
+                |_| true,
+                |_| RequestError::NotSent {
+                    cause: cause.clone(),
+                },
+            );
+        }
+        self.expire(now);
+    }
+
+    /// The connection ended with `cause`: what it had written ends
+    /// `Unknown`; what it had not goes out on the next connection when the
+    /// slot waits for one, else ends `NotSent`.
+    pub(super) fn connection_ended(&mut self, now: Instant, cause: Cause) {
+        tracing::debug!(%cause, "connection ended");
+        self.link = Link::Down;
+        self.last_end = Some(cause.clone());
+        let again = self.reconnects && self.behaviour == Disconnected::Wait && !self.closing;
+        let mut requeued = VecDeque::new();
+        for (job, outcome) in std::mem::take(&mut self.ended) {
+            if again && outcome == Outcome::NotSent {
+                requeued.push_back(job);
+            } else {
+                self.resolve(job, outcome, || cause.clone());
+            }
+        }
+        for job in requeued.into_iter().rev() {
+            if let Some(at) = job.deadline {
+                self.queue_deadline = Some(self.queue_deadline.map_or(at, |d| d.min(at)));
+            }
+            self.queue.push_front(job);
+        }
+        if self.closing || !self.reconnects {
+            self.closed = Some(cause.clone());
+        }
+        if !again {
+            self.reject_queue(
+                |_| true,
+                |_| RequestError::NotSent {
+                    cause: cause.clone(),
+                },
+            );
+        }
+        self.expire(now);
+    }
+
+    /// The cause to refuse a new request with at `now`, if it is refused:
+    /// no connection, and a backoff runs after an attempt failed, with
+    /// [`Disconnected::FailFast`] or once the server is unreachable.
+    pub(super) fn refusal(&self, now: Instant) -> Option<Cause> {
+        if self.link != Link::Down {
+            return None;
+        }
+        let backing_off = self.reconnect.backing_off(now)?;
+        let refuse = match self.behaviour {
+            Disconnected::FailFast => true,
+            _ => self.reconnect.unreachable(now, self.request_timeout),
+        };
+        refuse.then(|| backing_off.clone())
+    }
+
+    /// Ends the queued requests that stop waiting at `now`: those past
+    /// their deadline and, with no connection, all of them once the
+    /// server is unreachable or the slot closes.
+    pub(super) fn expire(&mut self, now: Instant) {
+        let down = self.link == Link::Down;
+        let all = down
+            && !self.queue.is_empty()
+            && (self.closing
+                || self.closed.is_some()
+                || self.reconnect.unreachable(now, self.request_timeout));
+        if down && self.closing && self.closed.is_none() {
+            self.closed = Some(self.wait_cause());
+        }
+        if !all && self.queue_deadline.is_none_or(|d| d > now) {
+            return;
+        }
+        let cause = self.wait_cause();
+        let timeout = self.request_timeout.unwrap_or_default();
+        let up = self.link == Link::Up;
+        self.reject_queue(
+            |job| all || job.deadline.is_some_and(|d| d <= now),
+            |_| match up {
+                // It waited for room in the window past its deadline.
+                true => RequestError::TimedOut { timeout },
+                false => RequestError::NotSent {
+                    cause: cause.clone(),
+                },
+            },
+        );
+    }
+
+    /// Why requests waiting for a connection do not get one: the last
+    /// failed attempt's error, else why the last connection ended.
+    fn wait_cause(&self) -> Cause {
+        self.reconnect
+            .last_error()
+            .or(self.last_end.as_ref())
+            .cloned()
+            .unwrap_or(Cause::Closed)
+    }
+
+    /// Ends the queued requests that `ends` picks with `error`, keeping the
+    /// others in order, and recomputes the earliest queued deadline.
+    fn reject_queue(
+        &mut self,
+        ends: impl Fn(&Submission<R>) -> bool,
+        error: impl Fn(&Submission<R>) -> RequestError,
+    ) {
+        let mut earliest: Option<Instant> = None;
+        for job in std::mem::take(&mut self.queue) {
+            if ends(&job) {
+                let e = error(&job);
+                job.finish(Err(e));
+            } else {
+                if let Some(at) = job.deadline {
+                    earliest = Some(earliest.map_or(at, |d| d.min(at)));
+                }
+                self.queue.push_back(job);
+            }
+        }
+        self.queue_deadline = earliest;
+    }
+}

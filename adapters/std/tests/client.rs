@@ -7,10 +7,10 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use common::{Raw, at, jobs, tally};
-use kairoi_std::testing::{Clock, TestServer};
 use kairoi_std::{
     Cause, Client, Config, Instruction, RequestError, RetryPolicy, Runner, SendError,
 };
+use kairoi_test_server::{Clock, TestServer};
 
 #[test]
 fn execute_set_job_and_set_rule_apply_instructions() {

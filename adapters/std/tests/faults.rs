@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Raw, at, each_exactly_once, jobs, tally};
-use kairoi_std::testing::TestServer;
 use kairoi_std::{Cause, Client, ConnectionError, Instruction};
+use kairoi_test_server::TestServer;
 
 fn client(server: &TestServer, window: usize) -> Client {
     Client::builder()

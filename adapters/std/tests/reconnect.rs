@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{at, jobs, tally};
 use kairoi_std::Client;
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 #[test]
 fn the_next_call_reconnects_after_the_server_closed_an_idle_connection() {

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use kairoi_proto::Config;
 
-use super::TestServerBuilder;
-use super::connection;
-use super::faults::Faults;
-use super::lock;
-use super::runners::{self, ShellRunners};
-use super::scheduler::Scheduler;
+use crate::TestServerBuilder;
+use crate::connection;
+use crate::faults::Faults;
+use crate::lock;
+use crate::runners::{self, ShellRunners};
+use crate::scheduler::Scheduler;
 
 /// The longest the timer sleeps without looking at the clock again (a
 /// real clock may be moved by the system).
@@ -24,7 +24,7 @@ const TIMER_MAX_SLEEP: Duration = Duration::from_millis(500);
 
 /// State shared by the server's threads and the [`TestServer`] handle.
 ///
-/// [`TestServer`]: super::TestServer
+/// [`TestServer`]: crate::TestServer
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: Mutex<Scheduler>,
@@ -53,7 +53,7 @@ impl Shared {
         // Less than one tick, and than the time since the epoch.
         let into = since % self.tick.as_nanos();
         let into = Duration::from_nanos(u64::try_from(into).unwrap_or(u64::MAX));
-        kairoi_client::instant_after(t, self.tick.saturating_sub(into))
+        crate::instant_after(t, self.tick.saturating_sub(into))
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {

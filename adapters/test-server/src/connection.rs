@@ -8,13 +8,13 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use kairoi_client::instant_after;
+use crate::instant_after;
 use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
 
-use super::faults::Settings;
-use super::input::LossyUtf8;
-use super::lock;
-use super::server::Shared;
+use crate::faults::Settings;
+use crate::input::LossyUtf8;
+use crate::lock;
+use crate::server::Shared;
 
 /// The most bytes one read takes from the socket: 2 KiB, as the reference
 /// server, so that a character cut by a read's end comes out alike (see

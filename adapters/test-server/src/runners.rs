@@ -6,12 +6,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use super::lock;
-use super::scheduler::{JobStatus, RunOutcome};
-use super::server::Shared;
+use crate::lock;
+use crate::scheduler::{JobStatus, RunOutcome};
+use crate::server::Shared;
 
 /// A `shell` runner that ran and ended, from
-/// [`TestServer::shell_runs`](super::TestServer::shell_runs).
+/// [`TestServer::shell_runs`](crate::TestServer::shell_runs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShellRun {
@@ -26,27 +26,27 @@ pub struct ShellRun {
     pub status: JobStatus,
 }
 
-/// What a [`TestServer`](super::TestServer) does with the `shell` runners
+/// What a [`TestServer`](crate::TestServer) does with the `shell` runners
 /// of the jobs that fire, chosen with
-/// [`TestServerBuilder::shell_runners`](super::TestServerBuilder::shell_runners).
+/// [`TestServerBuilder::shell_runners`](crate::TestServerBuilder::shell_runners).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ShellRunners {
     /// Record the execution and run nothing (the default): the job's
-    /// outcome comes from [`TestServer::set_run_outcome`](super::TestServer::set_run_outcome).
+    /// outcome comes from [`TestServer::set_run_outcome`](crate::TestServer::set_run_outcome).
     #[default]
     Record,
     /// Run them as the reference server does: `sh COMMAND JOB_ID`, with
     /// standard input, output and error closed, the job
-    /// [`Triggered`](super::JobStatus::Triggered) while it runs. The job is
-    /// [`Executed`](super::JobStatus::Executed) when `sh` ends, whatever its
-    /// exit status, and [`Failed`](super::JobStatus::Failed) only when `sh`
+    /// [`Triggered`](crate::JobStatus::Triggered) while it runs. The job is
+    /// [`Executed`](crate::JobStatus::Executed) when `sh` ends, whatever its
+    /// exit status, and [`Failed`](crate::JobStatus::Failed) only when `sh`
     /// cannot be started: the reference server does not look at the exit
     /// status.
     Run,
     /// Run them as [`ShellRunners::Run`] does, but the job is
-    /// [`Executed`](super::JobStatus::Executed) only when the command exits
-    /// with status 0, and [`Failed`](super::JobStatus::Failed) otherwise,
+    /// [`Executed`](crate::JobStatus::Executed) only when the command exits
+    /// with status 0, and [`Failed`](crate::JobStatus::Failed) otherwise,
     /// as Kairoi's documentation describes it.
     RunCheckingStatus,
 }

@@ -8,18 +8,24 @@
 //! was scheduled and what ran:
 //!
 //! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use std::net::TcpStream;
 //! use std::time::Duration;
-//! use kairoi_std::testing::{Clock, JobStatus, TestServer};
-//! use kairoi_std::{Client, DateTime, Runner};
+//! use kairoi_test_server::{Clock, JobStatus, TestServer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let start: DateTime = "2030-01-01 08:00:00".parse()?;
+//! let start = "2030-01-01 08:00:00".parse()?;
 //! let server = TestServer::builder().clock(Clock::Manual(start)).start()?;
 //!
-//! // The code under test, pointed at the server's address.
-//! let mut client = Client::connect(server.addr())?;
-//! client.set_rule("mail", "app.mail.", Runner::shell("/usr/bin/send-mail"))?;
-//! client.set_job("app.mail.42", "2030-01-01 09:00:00".parse()?)?;
+//! // The code under test, pointed at the server's address: here two
+//! // requests written by hand, in a test the client your code uses
+//! // (`kairoi-std`, `kairoi-tokio`, `kairoi-smol`, or any KCP client).
+//! let mut socket = TcpStream::connect(server.addr())?;
+//! socket.write_all(b"1 RULE SET mail app.mail. shell /usr/bin/send-mail\n")?;
+//! socket.write_all(b"2 SET app.mail.42 \"2030-01-01 09:00:00\"\n")?;
+//! let mut answers = BufReader::new(socket).lines();
+//! assert_eq!(answers.next().transpose()?.as_deref(), Some("1 OK"));
+//! assert_eq!(answers.next().transpose()?.as_deref(), Some("2 OK"));
 //!
 //! // What it scheduled.
 //! let job = server.job("app.mail.42").expect("the job was set");
@@ -38,7 +44,7 @@
 //!
 //! As the reference server (`docs/protocol.md` §3 of the repository), and
 //! checked against it by the differential scenarios of
-//! `adapters/std/tests/fidelity` (see [Fidelity](#fidelity)):
+//! `adapters/test-server/tests/fidelity` (see [Fidelity](#fidelity)):
 //! - a job is [`JobStatus::Planned`] until its time, then fires: the rule
 //!   whose pattern is the longest prefix of its identifier is recorded in
 //!   the [execution log](TestServer::executions) and the job becomes
@@ -108,7 +114,7 @@
 //!
 //! # Fidelity
 //!
-//! `adapters/std/tests/fidelity` sends the same scripted traffic to a
+//! `adapters/test-server/tests/fidelity` sends the same scripted traffic to a
 //! `TestServer` and to the reference server and compares what a client
 //! observes: each answer and whether it came at once or at a tick, when
 //! connections close, the jobs and rules held at the end, and the job
@@ -124,13 +130,15 @@
 //! | runs AMQP runners | records them; their outcome comes from [`TestServer::set_run_outcome`] | no broker in tests |
 //! | — | [faults](Faults), a [manual clock](Clock::Manual), [`ShellRunners::RunCheckingStatus`] | testing what the reference server cannot show |
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use kairoi_client::instant_after;
 use kairoi_proto::{Config, DateTime};
 
 mod clock;
@@ -150,6 +158,21 @@ pub use target::Target;
 
 use server::{Running, Shared};
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+mod readme {
+    #[doc = include_str!("../README.md")]
+    struct Crate;
+}
+
+/// `now + after`, saturating: a duration past what an [`Instant`] can
+/// hold lands about a century away, so that `Duration::MAX` means "never"
+/// rather than a panic.
+pub(crate) fn instant_after(now: Instant, after: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    now.checked_add(after.min(FAR)).unwrap_or(now)
+}
+
 /// Locks a mutex, also after a thread panicked while holding it (the state
 /// stays usable: every update leaves it consistent).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -157,7 +180,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A KCP server on `127.0.0.1` for tests, with Kairoi's semantics, a
-/// controllable clock and fault injection. See the [module docs](self).
+/// controllable clock and fault injection. See the [crate docs](crate).
 ///
 /// Dropping it closes every connection and joins every thread it started.
 #[derive(Debug)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kairoi_proto::{DateTime, Instruction, Runner, Status};
 
-use super::clock::{Clock, ClockState};
-use super::runners::{Launch, Launcher, ShellRun};
+use crate::clock::{Clock, ClockState};
+use crate::runners::{Launch, Launcher, ShellRun};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,7 +49,7 @@ pub struct Rule {
 }
 
 /// One firing of a job against a rule, from
-/// [`TestServer::executions`](super::TestServer::executions).
+/// [`TestServer::executions`](crate::TestServer::executions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Execution {
@@ -66,7 +66,7 @@ pub struct Execution {
 }
 
 /// What the runner of a fired job does, as decided by the hook given to
-/// [`TestServer::set_run_outcome`](super::TestServer::set_run_outcome).
+/// [`TestServer::set_run_outcome`](crate::TestServer::set_run_outcome).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RunOutcome {
@@ -76,7 +76,7 @@ pub enum RunOutcome {
     /// The runner fails: the job becomes [`JobStatus::Failed`].
     Failed,
     /// The runner keeps running: the job stays [`JobStatus::Triggered`]
-    /// until [`TestServer::complete`](super::TestServer::complete).
+    /// until [`TestServer::complete`](crate::TestServer::complete).
     Triggered,
 }
 

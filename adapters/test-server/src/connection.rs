@@ -14,7 +14,7 @@ use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
 use crate::faults::Settings;
 use crate::input::LossyUtf8;
 use crate::lock;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// The most bytes one read takes from the socket: 2 KiB, as the reference
 /// server, so that a character cut by a read's end comes out alike (see

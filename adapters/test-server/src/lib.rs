@@ -100,6 +100,48 @@
 //! [`TestServer::faults`] injects delays, reordering, `ERROR`s, dropped
 //! connections, garbage and stalls while the server runs; see [`Faults`].
 //!
+//! # Restarts
+//!
+//! [`TestServer::take_down`] makes the server vanish as a restart during a
+//! deploy does, for a client: every connection is closed at once, with
+//! the requests it read and did not answer dropped (neither applied nor
+//! answered), and the listening socket is closed, so that a connect is
+//! refused. [`TestServer::bring_up`] listens on the same address again.
+//! [`TestServer::restart`] does both, with the server away for a while.
+//! Jobs, rules, the clock, the logs, the faults and the counters are kept:
+//! no job fires while the server is down, and the jobs that became due
+//! meanwhile fire when it comes back, as Kairoi runs a job at least once
+//! after its time.
+//!
+//! ```
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Duration;
+//! use kairoi_test_server::TestServer;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = TestServer::start()?;
+//! let mut socket = TcpStream::connect(server.addr())?;
+//! socket.write_all(b"1 SET app.job \"2030-01-01 00:00:00\"\n")?;
+//! let mut answer = [0u8; 5];
+//! socket.read_exact(&mut answer)?;
+//! assert_eq!(&answer, b"1 OK\n");
+//!
+//! server.take_down();
+//! assert_eq!(socket.read(&mut answer)?, 0, "the connection is closed");
+//! let refused = TcpStream::connect(server.addr()).unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+//!
+//! server.bring_up()?;
+//! TcpStream::connect(server.addr())?;
+//! assert!(server.job("app.job").is_some());
+//!
+//! // Or both at once, with the server away for 50 ms.
+//! server.restart(Duration::from_millis(50))?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Limits
 //!
 //! What one connection holds is bounded, as the core bounds what it
@@ -126,7 +168,7 @@
 //! | no limit on a message's length or arguments | closes the connection past [`TestServer::default_config`]'s 16 MiB or 4,096 arguments | bounded memory per connection; no real request comes near |
 //! | parses one message per turn of its connection loop (about 100 µs) and, at the end of input, stops parsing | decodes every message it has read, also before the end of input | the same answers at any speed; requests sent just before a client closes its side may be lost by the reference server, never by the `TestServer` |
 //! | between two rules with the same pattern, picks either (hash order) | picks the one set last | deterministic tests |
-//! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and runs at once after a restart | keeps every time right, in memory | it has no disk and no restart |
+//! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and runs at once after a restart | keeps every time right, in memory, also across [`TestServer::restart`] | it has no disk |
 //! | runs AMQP runners | records them; their outcome comes from [`TestServer::set_run_outcome`] | no broker in tests |
 //! | — | [faults](Faults), a [manual clock](Clock::Manual), [`ShellRunners::RunCheckingStatus`] | testing what the reference server cannot show |
 
@@ -184,7 +226,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A KCP server on `127.0.0.1` for tests, with Kairoi's semantics, a
-/// controllable clock and fault injection. See the [crate docs](crate).
+/// controllable clock, fault injection and restarts. See the
+/// [crate docs](crate).
 ///
 /// Dropping it closes every connection and joins every thread it started.
 #[derive(Debug)]
@@ -322,6 +365,53 @@ impl TestServer {
         &self.shared().faults
     }
 
+    // ----- restarts -----
+
+    /// Whether the server listens and serves: from its start until
+    /// [`TestServer::take_down`], and again after
+    /// [`TestServer::bring_up`].
+    pub fn is_up(&self) -> bool {
+        self.running.is_up()
+    }
+
+    /// Takes the server down, as a restart does for its clients: closes
+    /// every connection at once (requests read and not yet answered are
+    /// neither applied nor answered) and the listening socket, so that a
+    /// connect is refused. Jobs, rules, the clock, the logs, the faults
+    /// and the counters are kept; no job fires until
+    /// [`TestServer::bring_up`]. The connections' threads are joined
+    /// before it returns. Does nothing while the server is down.
+    pub fn take_down(&self) {
+        self.running.take_down();
+    }
+
+    /// Brings the server up again on the same address ([`TestServer::addr`],
+    /// the same port), then fires the jobs that became due while it was
+    /// down, before returning. Binding is tried again for up to 2 seconds
+    /// while the port is in use. Does nothing while the server is up.
+    ///
+    /// # Errors
+    ///
+    /// The address cannot be bound (another socket still holds the port
+    /// after those 2 seconds), or the accepting thread cannot be started;
+    /// the server stays down.
+    pub fn bring_up(&self) -> io::Result<()> {
+        self.running.bring_up()
+    }
+
+    /// [`TestServer::take_down`], a pause of `down`, then
+    /// [`TestServer::bring_up`]: a restart with the server away for
+    /// `down`.
+    ///
+    /// # Errors
+    ///
+    /// As [`TestServer::bring_up`]: the server stays down.
+    pub fn restart(&self, down: Duration) -> io::Result<()> {
+        self.take_down();
+        std::thread::sleep(down);
+        self.bring_up()
+    }
+
     // ----- clock -----
 
     /// The server's current time, in whole seconds.
@@ -330,7 +420,8 @@ impl TestServer {
     }
 
     /// Moves the clock forward by `by`, then fires the jobs that became
-    /// due, before returning.
+    /// due, before returning (while the server is down, they fire when it
+    /// comes back up).
     pub fn advance(&self, by: Duration) {
         lock(&self.shared().state).clock.advance(by);
         self.shared().fire_due();
@@ -338,7 +429,8 @@ impl TestServer {
     }
 
     /// Sets the clock to `at` (a real clock keeps ticking from there), then
-    /// fires the jobs that became due, before returning.
+    /// fires the jobs that became due, before returning (while the server
+    /// is down, they fire when it comes back up).
     pub fn set_now(&self, at: DateTime) {
         lock(&self.shared().state).clock.set_now(at);
         self.shared().fire_due();
@@ -370,8 +462,8 @@ impl TestServer {
         done
     }
 
-    /// Closes every connection and joins every thread; the same as
-    /// dropping the server.
+    /// Closes every connection and joins every thread, whether the server
+    /// is up or down; the same as dropping the server.
     pub fn shutdown(self) {
         drop(self);
     }

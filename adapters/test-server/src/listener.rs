@@ -1,11 +1,12 @@
 //! The listening socket, its accept loop, and the connections it
 //! accepted: each served on a thread of its own, and all closed and
-//! joined when the listener stops.
+//! joined when the listener stops, at a shutdown or when the server is
+//! taken down.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::Ordering;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -16,9 +17,11 @@ use crate::shared::Shared;
 
 /// The connections: a handle to close each open one (removed by its
 /// thread as it ends, so that an ended connection's socket closes at
-/// once), and every thread not yet joined.
+/// once), every thread not yet joined, and the flag that tells the accept
+/// loop and the connections to stop.
 #[derive(Debug, Default)]
 struct Registry {
+    stopping: AtomicBool,
     open: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -59,14 +62,16 @@ impl Listener {
         })
     }
 
-    /// Stops accepting, closes every connection and joins their threads.
-    /// The accept loop must have been told to stop.
+    /// Stops accepting and closes the listening socket (a connect is then
+    /// refused), closes every connection at once, answered or not, and
+    /// joins their threads.
     pub(crate) fn stop(mut self) {
+        self.connections.stopping.store(true, Ordering::Release);
         if let Some(accept) = self.accept.take() {
             // Wake the blocking accept. If even that fails the thread is
             // left to end at its next accept: it owns nothing but the
             // listener and a reference to the shared state.
-            if TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok() {
+            if TcpStream::connect_timeout(&reachable(self.addr), Duration::from_secs(1)).is_ok() {
                 let _ = accept.join();
             }
         }
@@ -78,11 +83,22 @@ impl Listener {
     }
 }
 
+/// Where a client reaches a listener bound to `addr`: `addr` itself, or
+/// the loopback address for an unspecified one (`0.0.0.0`, `::`).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Arc<Registry>) {
     let mut next_id = 0u64;
     loop {
         let accepted = listener.accept();
-        if shared.is_shutting_down() {
+        if connections.stopping.load(Ordering::Acquire) {
             return;
         }
         let stream = match accepted {
@@ -106,7 +122,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Arc<R
         let spawned = thread::Builder::new()
             .name("kairoi-test-conn".into())
             .spawn(move || {
-                connection::serve(&for_thread, stream);
+                connection::serve(&for_thread, stream, &registry.stopping);
                 // The last handle on the socket: it closes now, and a peer
                 // that still writes is reset.
                 lock(&registry.open).remove(&id);
@@ -132,7 +148,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Arc<R
         drop(threads);
         // A stop() that closed the connections while this one was being
         // registered missed it: close it here.
-        if shared.is_shutting_down() {
+        if connections.stopping.load(Ordering::Acquire) {
             connections.close_all();
         }
     }

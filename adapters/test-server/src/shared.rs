@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) config: Config,
     pub(crate) shutdown: AtomicBool,
+    /// Set while the server is taken down: no job fires.
+    pub(crate) down: AtomicBool,
     pub(crate) accepted: AtomicUsize,
     pub(crate) open: AtomicUsize,
     pub(crate) requests: AtomicU64,
@@ -42,6 +44,7 @@ impl Shared {
             faults: Faults::new(),
             config,
             shutdown: AtomicBool::new(false),
+            down: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
@@ -66,8 +69,16 @@ impl Shared {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Fires the jobs that are due and wakes whoever waits for changes.
+    pub(crate) fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
+    }
+
+    /// Fires the jobs that are due, unless the server is down, and wakes
+    /// whoever waits for changes.
     pub(crate) fn fire_due(&self) {
+        if self.is_down() {
+            return;
+        }
         let fired = lock(&self.state).fire_due();
         if fired > 0 {
             self.changed.notify_all();

@@ -468,3 +468,20 @@ impl TestServer {
         drop(self);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instant_after_saturates_instead_of_panicking() {
+        let now = Instant::now();
+        assert_eq!(
+            instant_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        for far in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+            assert!(instant_after(now, far) > now + Duration::from_secs(3600));
+        }
+    }
+}

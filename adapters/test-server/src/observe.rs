@@ -53,6 +53,8 @@ impl TestServer {
 
     /// Every `shell` runner that ran and ended, in the order they ended
     /// (only with [`TestServerBuilder::shell_runners`] set to run them).
+    ///
+    /// [`TestServerBuilder::shell_runners`]: crate::TestServerBuilder::shell_runners
     pub fn shell_runs(&self) -> Vec<ShellRun> {
         lock(&self.shared().state).shell_runs().to_vec()
     }

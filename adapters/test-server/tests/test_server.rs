@@ -223,6 +223,23 @@ fn a_malformed_request_closes_the_connection_without_any_answer() {
 }
 
 #[test]
+fn a_malformed_request_drops_the_delayed_answer_of_a_request_read_before() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_delay(Duration::from_millis(100));
+    let mut raw = Raw::connect(server.addr());
+    // A valid request, then one that can never parse: nothing is answered,
+    // not even the valid request already read.
+    raw.send(b"1 SET a \"2031-01-01 00:00:00\"\n");
+    std::thread::sleep(Duration::from_millis(20));
+    raw.send(b"2\n");
+    let (text, ended) = raw.read_lines(1);
+    assert!(ended);
+    assert_eq!(text, "");
+    // It was applied, though: the answer is what got lost.
+    assert!(server.job("a").is_some());
+}
+
+#[test]
 fn counters_count_connections_and_requests() {
     let server = TestServer::start().unwrap();
     assert_eq!(server.connections_accepted(), 0);

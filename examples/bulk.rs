@@ -17,8 +17,8 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use kairoi_std::testing::Target;
 use kairoi_std::{Client, DateTime, Instruction};
+use kairoi_test_server::Target;
 
 struct Args {
     jobs: usize,

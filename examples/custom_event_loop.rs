@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use kairoi_proto::{Client, Config, DateTime, Event, Instruction, Outcome};
-use kairoi_std::testing::Target;
+use kairoi_test_server::Target;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 

@@ -12,8 +12,8 @@
 use std::error::Error;
 use std::time::{Duration, SystemTime};
 
-use kairoi_std::testing::Target;
 use kairoi_std::{Client, DateTime, Runner};
+use kairoi_test_server::Target;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let target = Target::from_env()?;

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kairoi_std::Runner;
-use kairoi_std::testing::{Clock, Execution, ShellRun, ShellRunners, TestServer};
+use kairoi_test_server::{Clock, Execution, ShellRun, ShellRunners, TestServer};
 use serde_json::json;
 
 use crate::outcome::{Failure, Output};

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{BIN, TempDir, write_jsonl};
-use kairoi_std::testing::{Clock, TestServer};
+use kairoi_test_server::{Clock, TestServer};
 
 #[test]
 fn import_draws_a_progress_bar_on_a_terminal_and_clears_it() {

@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{TempDir, cli, code, run, summary, text, write_jsonl};
-use kairoi_std::testing::{Clock, JobStatus, TestServer};
 use kairoi_std::{Instruction, Runner};
+use kairoi_test_server::{Clock, JobStatus, TestServer};
 
 fn server() -> (TestServer, String) {
     let server = TestServer::builder().clock(Clock::Real).start().unwrap();

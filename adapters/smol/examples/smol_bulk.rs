@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use kairoi_smol::{Client, DateTime, Instruction};
-use kairoi_std::testing::Target;
+use kairoi_test_server::Target;
 
 fn arg(name: &str, default: usize) -> Result<usize, String> {
     let args: Vec<String> = std::env::args().collect();

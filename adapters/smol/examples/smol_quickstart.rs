@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use kairoi_smol::{Client, DateTime, Runner};
-use kairoi_std::testing::Target;
+use kairoi_test_server::Target;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     smol::block_on(async {

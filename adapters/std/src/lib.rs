@@ -1,6 +1,5 @@
 //! A blocking client for the [Kairoi](https://github.com/emerick42/kairoi)
-//! job scheduler over std TCP, and [`testing::TestServer`], a Kairoi
-//! server in memory for your tests.
+//! job scheduler over std TCP.
 //!
 //! Kairoi runs *jobs* (an identifier and a UTC time) with the *rule* whose
 //! pattern is the longest prefix of the job identifier, at least once after
@@ -9,14 +8,11 @@
 //! ignores it. This crate speaks
 //! its protocol, KCP, through the sans-IO core [`kairoi_proto`]:
 //!
-//! - [`Client`] is for scripts and synchronous services: one call, one
-//!   outcome; [`Client::execute_all`] pipelines a batch of any size;
-//! - [`testing::TestServer`] lets you test that your code schedules the
-//!   right jobs without installing Kairoi, with a clock you control and
-//!   faults you inject.
+//! [`Client`] is for scripts and synchronous services: one call, one
+//! outcome; [`Client::execute_all`] pipelines a batch of any size.
 //!
 //! ```
-//! use kairoi_std::testing::TestServer;
+//! # use kairoi_test_server::TestServer;
 //! use kairoi_std::{Client, DateTime, Instruction, Runner};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,13 +46,23 @@
 //! server may have applied it) and [`RequestError::Invalid`]. After a broken
 //! connection the next call reconnects; requests are sent again only as a
 //! [`RetryPolicy`] allows.
+//!
+//! # Testing
+//!
+//! To test code that schedules jobs without installing Kairoi, run it
+//! against `TestServer`, a Kairoi server in memory, from the crate
+//! [`kairoi-test-server`](https://docs.rs/kairoi-test-server). The feature
+//! `testing` re-exports that crate as `kairoi_std::testing`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod client;
 
-pub mod testing;
+/// The in-memory Kairoi server for tests, the crate `kairoi-test-server`
+/// (feature `testing`): `kairoi_std::testing::TestServer`.
+#[cfg(feature = "testing")]
+pub use kairoi_test_server as testing;
 
 pub use client::{Client, ClientBuilder, RetryPolicy};
 pub use kairoi_client::{Backoff, Cause, Disconnected, RequestError, ServerAddr, Settings};

@@ -6,11 +6,11 @@ use std::io;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{Raw, at, jobs, tally};
-use kairoi_std::testing::{Clock, TestServer};
+use common::{at, jobs, tally};
 use kairoi_std::{
     Cause, Client, Config, Instruction, RequestError, RetryPolicy, Runner, SendError,
 };
+use kairoi_test_server::{Clock, TestServer};
 
 #[test]
 fn execute_set_job_and_set_rule_apply_instructions() {
@@ -285,10 +285,9 @@ fn close_ends_the_connection() {
     let client = Client::connect(server.addr()).unwrap();
     client.close().unwrap();
     assert!(server.wait_for_open_connections(0, Duration::from_secs(5)));
-    // A raw peer of the server sees the same.
-    let mut raw = Raw::connect(server.addr());
-    raw.send(b"1 SET a \"2031-01-01 00:00:00\"\n");
-    assert_eq!(raw.read_lines(1).0, "1 OK\n");
+    // The server serves the next client.
+    let mut next = Client::connect(server.addr()).unwrap();
+    next.set_job("a", at("2031-01-01 00:00:00")).unwrap();
 }
 
 #[test]

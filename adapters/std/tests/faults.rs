@@ -5,9 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Raw, at, each_exactly_once, jobs, tally};
-use kairoi_std::testing::TestServer;
+use common::{at, each_exactly_once, jobs, tally};
 use kairoi_std::{Cause, Client, ConnectionError, Disconnected, Instruction};
+use kairoi_test_server::TestServer;
 
 fn client(server: &TestServer, window: usize) -> Client {
     Client::builder()
@@ -180,23 +180,6 @@ fn a_server_that_stops_reading_is_reported_not_waited_for_forever() {
     );
     assert_eq!(server.requests_received(), 0);
     recovers(&server, &mut client);
-}
-
-#[test]
-fn a_malformed_request_closes_the_connection_as_the_reference_server_does() {
-    let server = TestServer::start().unwrap();
-    server.faults().set_delay(Duration::from_millis(100));
-    let mut raw = Raw::connect(server.addr());
-    // A valid request, then one that can never parse: nothing is answered,
-    // not even the valid request already read.
-    raw.send(b"1 SET a \"2031-01-01 00:00:00\"\n");
-    std::thread::sleep(Duration::from_millis(20));
-    raw.send(b"2\n");
-    let (text, ended) = raw.read_lines(1);
-    assert!(ended);
-    assert_eq!(text, "");
-    // It was applied, though: the answer is what got lost.
-    assert!(server.job("a").is_some());
 }
 
 #[test]

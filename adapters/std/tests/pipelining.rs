@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{at, tally};
-use kairoi_std::testing::TestServer;
 use kairoi_std::{Client, Instruction, Runner};
+use kairoi_test_server::TestServer;
 
 #[test]
 fn a_hundred_thousand_jobs_with_shuffled_responses() {

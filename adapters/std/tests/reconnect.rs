@@ -2,11 +2,11 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{at, jobs, tally};
 use kairoi_std::Client;
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 #[test]
 fn the_next_call_reconnects_after_the_server_closed_an_idle_connection() {
@@ -57,4 +57,28 @@ fn a_server_restarted_elsewhere_is_not_found_but_the_client_keeps_working_calls(
         assert!(err.is_not_sent(), "{err:?}");
         assert!(!client.is_connected());
     }
+}
+
+#[test]
+fn the_client_reconnects_to_a_server_restarted_on_its_port() {
+    let server = TestServer::start().unwrap();
+    let mut client = Client::connect(server.addr()).unwrap();
+    client.set_job("a", at("2031-01-01 00:00:00")).unwrap();
+    server.take_down();
+    // While the server is down, a call fails without sending anything.
+    let err = client.set_job("b", at("2031-01-01 00:00:00")).unwrap_err();
+    assert!(err.is_not_sent() || err.is_unknown(), "{err:?}");
+    assert!(!client.is_connected());
+    server.bring_up().unwrap();
+    // Back up on the same port: a call connects again once the client's
+    // reconnect backoff allows it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(err) = client.set_job("c", at("2031-01-01 00:00:00")) {
+        assert!(err.is_not_sent(), "{err:?}");
+        assert!(Instant::now() < deadline, "never reconnected: {err:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.connections_accepted(), 2);
+    let ids: Vec<String> = server.jobs().into_iter().map(|j| j.id).collect();
+    assert_eq!(ids, ["a", "c"]);
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use kairoi_client::{Client, Runtime};
 use kairoi_proto::{DateTime, Instruction};
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 const COUNT: usize = 1_000_000;
 

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use kairoi_client::{Cause, RequestError, Runtime};
 use kairoi_proto::Instruction;
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 use crate::support::{batch, client_for, later, sleep, tally};
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use kairoi_client::{Client, RetryPolicy, Runtime};
 use kairoi_proto::{Config, Instruction};
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 use crate::support::{eventually, later, sleep, spawn, timeout};
 

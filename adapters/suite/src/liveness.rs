@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kairoi_client::{Cause, Client, Runtime};
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 use crate::support::{batch, later, spawn, tally};
 

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use kairoi_client::{Client, Runtime};
 use kairoi_proto::{Instruction, Runner};
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 use crate::support::{later, spawn, tally};
 

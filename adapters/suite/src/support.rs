@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_lite::future;
 use kairoi_client::{Client, RequestError, Runtime};
 use kairoi_proto::{DateTime, Instruction};
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 
 /// A time far in the future, so jobs never fire during a test.
 pub fn later() -> DateTime {

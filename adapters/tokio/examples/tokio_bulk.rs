@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use kairoi_std::testing::Target;
+use kairoi_test_server::Target;
 use kairoi_tokio::{Client, DateTime, Instruction};
 
 fn arg(name: &str, default: usize) -> Result<usize, String> {

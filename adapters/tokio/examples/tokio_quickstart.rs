@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kairoi_std::testing::Target;
+use kairoi_test_server::Target;
 use kairoi_tokio::{Client, DateTime, Runner};
 
 #[tokio::main]

@@ -1,7 +1,7 @@
 //! The tokio-util codec against the TestServer, in a `Framed` stack.
 
 use futures_util::{SinkExt, StreamExt};
-use kairoi_std::testing::TestServer;
+use kairoi_test_server::TestServer;
 use kairoi_tokio::codec::{CodecError, KcpCodec};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use kairoi_std::testing::TestServer;
 use kairoi_suite::support::later;
+use kairoi_test_server::TestServer;
 use kairoi_tokio::Client;
 use tokio::io::DuplexStream;
 use tokio::net::TcpStream;

@@ -3,9 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 use kairoi_std::{DateTime, Instruction, RequestError};
 
@@ -78,33 +75,4 @@ pub fn each_exactly_once(
         "some positions never reported"
     );
     results.into_iter().map(Option::unwrap).collect()
-}
-
-/// A raw connection for sending exact bytes.
-pub struct Raw(pub TcpStream);
-
-impl Raw {
-    pub fn connect(addr: SocketAddr) -> Raw {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Raw(s)
-    }
-
-    pub fn send(&mut self, bytes: &[u8]) {
-        self.0.write_all(bytes).expect("write");
-    }
-
-    /// Reads until `lines` line feeds arrived, the stream ended or failed.
-    /// Returns the bytes and whether the stream ended.
-    pub fn read_lines(&mut self, lines: usize) -> (String, bool) {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        while out.iter().filter(|&&b| b == b'\n').count() < lines {
-            match self.0.read(&mut buf) {
-                Ok(0) | Err(_) => return (String::from_utf8_lossy(&out).into(), true),
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-        (String::from_utf8_lossy(&out).into(), false)
-    }
 }

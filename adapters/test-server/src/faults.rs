@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kairoi_proto::Instruction;
 
-use super::lock;
+use crate::lock;
 
 /// Chooses the requests answered `ERROR` by [`Faults::reject_when`].
 type RejectFn = Arc<dyn Fn(&Instruction) -> bool + Send + Sync>;
@@ -27,23 +27,23 @@ pub(crate) struct Settings {
     pub(crate) stop_reading: bool,
 }
 
-/// The faults of a [`TestServer`](super::TestServer), from
-/// [`TestServer::faults`](super::TestServer::faults). Every setting takes
+/// The faults of a [`TestServer`](crate::TestServer), from
+/// [`TestServer::faults`](crate::TestServer::faults). Every setting takes
 /// effect while the server runs, on every connection, from the next
 /// request or response it handles; [`Faults::clear`] turns them all off.
 ///
 /// The behaviours of the reference server are always on, not settings: a
 /// malformed request closes its connection without answering the valid
 /// requests before it, and answers come at the scheduler's ticks (see the
-/// [module docs](super)).
+/// [crate docs](crate)).
 ///
 /// Faults are how a test checks that code copes with a slow, wrong or
 /// vanishing server:
 ///
 /// ```
 /// use std::time::Duration;
-/// use kairoi_std::testing::TestServer;
-/// use kairoi_std::Instruction;
+/// use kairoi_test_server::TestServer;
+/// use kairoi_proto::Instruction;
 ///
 /// let server = TestServer::start()?;
 /// server.faults().set_delay(Duration::from_millis(20));
@@ -120,7 +120,7 @@ impl Faults {
     /// which `predicate` is true.
     ///
     /// The predicate runs on the connection's thread and must not call the
-    /// [`TestServer`](super::TestServer).
+    /// [`TestServer`](crate::TestServer).
     pub fn reject_when(&self, predicate: impl Fn(&Instruction) -> bool + Send + Sync + 'static) {
         self.update(|s| s.reject = Some(Arc::new(predicate)));
     }

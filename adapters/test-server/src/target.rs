@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 
-use super::TestServer;
+use crate::TestServer;
 
 /// The server a program should use: the Kairoi server at `KAIROI_ADDR`
 /// when that variable is set, otherwise a new embedded [`TestServer`],
@@ -13,10 +13,11 @@ use super::TestServer;
 /// This is how every example of this workspace picks its server:
 ///
 /// ```no_run
-/// use kairoi_std::testing::Target;
+/// use kairoi_test_server::Target;
 /// let target = Target::from_env()?;
 /// println!("using {target}");
-/// let client = kairoi_std::Client::connect(target.addr())?;
+/// // Any KCP client connects to it: here a bare socket.
+/// let socket = std::net::TcpStream::connect(target.addr())?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]

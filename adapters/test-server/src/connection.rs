@@ -5,16 +5,16 @@ use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kairoi_client::instant_after;
+use crate::instant_after;
 use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
 
-use super::faults::Settings;
-use super::input::LossyUtf8;
-use super::lock;
-use super::server::Shared;
+use crate::faults::Settings;
+use crate::input::LossyUtf8;
+use crate::lock;
+use crate::shared::Shared;
 
 /// The most bytes one read takes from the socket: 2 KiB, as the reference
 /// server, so that a character cut by a read's end comes out alike (see
@@ -87,6 +87,9 @@ enum End {
 
 struct Connection<'a> {
     shared: &'a Shared,
+    /// Set when the server shuts down or is taken down: the connection
+    /// ends at once, answering nothing more.
+    stop: &'a AtomicBool,
     stream: TcpStream,
     server: Server,
     input: LossyUtf8,
@@ -108,8 +111,8 @@ struct Connection<'a> {
     last_write: Instant,
 }
 
-/// Serves one connection until it ends.
-pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
+/// Serves one connection until it ends, or until `stop` is set.
+pub(crate) fn serve(shared: &Shared, stream: TcpStream, stop: &AtomicBool) {
     let _ = stream.set_nodelay(true);
     if stream.set_write_timeout(Some(WRITE_SLICE)).is_err() {
         return;
@@ -117,6 +120,7 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
     let seed = shared.accepted.load(Ordering::Relaxed) as u64;
     let mut conn = Connection {
         shared,
+        stop,
         server: Server::new(shared.config),
         input: LossyUtf8::default(),
         held: Vec::new(),
@@ -146,10 +150,15 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream) {
 }
 
 impl Connection<'_> {
+    /// Whether the server is shutting down or going down.
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
     fn run(&mut self) -> io::Result<End> {
         let mut buf = vec![0u8; READ_SIZE];
         loop {
-            if self.shared.is_shutting_down() {
+            if self.stopping() {
                 return Ok(End::Abrupt);
             }
             let faults = self.shared.faults.snapshot();
@@ -174,6 +183,8 @@ impl Connection<'_> {
             if can_read {
                 self.set_read_timeout(wait)?;
                 match self.stream.read(&mut buf) {
+                    // Closed by the server going down.
+                    Ok(0) if self.stopping() => return Ok(End::Abrupt),
                     Ok(0) => {
                         // As the reference server: the end of the client's
                         // input ends the connection at once. What was
@@ -304,7 +315,7 @@ impl Connection<'_> {
     /// held requests, whose answers are never written.
     fn apply_held_at_tick(&mut self) {
         while let Some(tick) = self.held_until {
-            if self.shared.is_shutting_down() {
+            if self.stopping() {
                 return;
             }
             let left = tick.saturating_duration_since(Instant::now());
@@ -469,7 +480,7 @@ impl Connection<'_> {
         let _ = self
             .stream
             .set_read_timeout(Some(Duration::from_millis(10)));
-        while Instant::now() < deadline.min(quiet_until) && !self.shared.is_shutting_down() {
+        while Instant::now() < deadline.min(quiet_until) && !self.stopping() {
             match self.stream.read(&mut buf) {
                 Ok(0) => return,
                 Ok(_) => quiet_until = Instant::now() + LINGER_QUIET,

@@ -52,7 +52,7 @@ pub struct Scenario {
     pub name: &'static str,
     pub steps: Vec<Step>,
     /// Where the `TestServer` differs on purpose (one of the differences
-    /// the `kairoi_std::testing` docs list): its own transcript is then
+    /// the `kairoi_test_server` docs list): its own transcript is then
     /// recorded beside the reference server's, and both are checked.
     pub differs: Option<&'static str>,
 }

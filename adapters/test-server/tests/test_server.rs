@@ -4,9 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Raw, at};
-use kairoi_std::testing::{Clock, JobStatus, RunOutcome, ShellRunners, TestServer};
-use kairoi_std::{Client, Runner};
+use common::{Kcp, Raw, at};
+use kairoi_proto::{Config, Outcome, Runner};
+use kairoi_test_server::{Clock, JobStatus, RunOutcome, ShellRunners, TestServer};
 
 fn manual(start: &str) -> TestServer {
     TestServer::builder()
@@ -18,7 +18,7 @@ fn manual(start: &str) -> TestServer {
 #[test]
 fn jobs_fire_against_the_longest_matching_rule() {
     let server = manual("2030-01-01 00:00:00");
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     client.set_rule("all", "", Runner::shell("all.sh")).unwrap();
     client
         .set_rule("app", "app.", Runner::shell("app.sh"))
@@ -68,7 +68,7 @@ fn jobs_fire_against_the_longest_matching_rule() {
 #[test]
 fn a_due_job_with_no_rule_fails_and_is_not_logged() {
     let server = manual("2030-01-01 00:00:00");
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     client.set_rule("r", "app.", Runner::shell("x")).unwrap();
     client
         .set_job("other.1", at("2029-12-31 00:00:00"))
@@ -93,7 +93,7 @@ fn set_on_a_triggered_job_is_rejected_until_its_run_ends() {
             RunOutcome::Failed
         }
     });
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     client.set_rule("r", "", Runner::shell("x")).unwrap();
     let now = server.now();
     client.set_job("slow.1", now).unwrap();
@@ -104,7 +104,7 @@ fn set_on_a_triggered_job_is_rejected_until_its_run_ends() {
     let err = client
         .set_job("slow.1", at("2031-01-01 00:00:00"))
         .unwrap_err();
-    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(err, Outcome::Rejected);
     assert_eq!(server.job("slow.1").unwrap().execution, now, "not moved");
 
     assert!(server.complete("slow.1", RunOutcome::Executed));
@@ -121,7 +121,7 @@ fn set_on_a_triggered_job_is_rejected_until_its_run_ends() {
 #[test]
 fn the_manual_clock_fires_rescheduled_jobs_at_their_new_time() {
     let server = manual("2030-01-01 00:00:00");
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     client.set_rule("r", "", Runner::shell("x")).unwrap();
     client.set_job("a", at("2030-01-01 00:00:10")).unwrap();
     client.set_job("a", at("2030-01-01 00:00:30")).unwrap();
@@ -141,7 +141,7 @@ fn the_manual_clock_fires_rescheduled_jobs_at_their_new_time() {
 #[test]
 fn the_real_clock_fires_jobs_on_its_own() {
     let server = TestServer::start().unwrap();
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     client.set_rule("r", "", Runner::shell("x")).unwrap();
     let soon = server.now().checked_add_seconds(1).unwrap();
     client.set_job("soon", soon).unwrap();
@@ -172,7 +172,7 @@ fn wait_for_execution_times_out_on_a_job_that_does_not_fire() {
 #[test]
 fn any_job_identifier_round_trips() {
     let server = manual("2030-01-01 00:00:00");
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     let odd = [
         "",
         "with space",
@@ -218,8 +218,25 @@ fn a_malformed_request_closes_the_connection_without_any_answer() {
     // thread died. Due at once and matching no rule, it fails.
     assert!(server.wait_for_status("job", JobStatus::Failed, Duration::from_secs(5)));
     // The server itself keeps serving.
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     client.set_job("x", at("2031-01-01 00:00:00")).unwrap();
+}
+
+#[test]
+fn a_malformed_request_drops_the_delayed_answer_of_a_request_read_before() {
+    let server = TestServer::start().unwrap();
+    server.faults().set_delay(Duration::from_millis(100));
+    let mut raw = Raw::connect(server.addr());
+    // A valid request, then one that can never parse: nothing is answered,
+    // not even the valid request already read.
+    raw.send(b"1 SET a \"2031-01-01 00:00:00\"\n");
+    std::thread::sleep(Duration::from_millis(20));
+    raw.send(b"2\n");
+    let (text, ended) = raw.read_lines(1);
+    assert!(ended);
+    assert_eq!(text, "");
+    // It was applied, though: the answer is what got lost.
+    assert!(server.job("a").is_some());
 }
 
 #[test]
@@ -228,9 +245,8 @@ fn counters_count_connections_and_requests() {
     assert_eq!(server.connections_accepted(), 0);
     let batch = common::jobs("j", 10);
     for _ in 0..3 {
-        let mut client = Client::connect(server.addr()).unwrap();
-        assert!(client.execute_all(&batch).iter().all(Result::is_ok));
-        client.close().unwrap();
+        let mut client = Kcp::connect(server.addr());
+        assert!(client.execute_all(&batch).iter().all(Outcome::is_ok));
     }
     assert_eq!(server.connections_accepted(), 3);
     assert_eq!(server.requests_received(), 30);
@@ -245,10 +261,10 @@ fn per_request_cost_serves_each_connection_one_request_at_a_time() {
         .per_request_cost(cost)
         .start()
         .unwrap();
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Kcp::connect(server.addr());
     let start = Instant::now();
-    let results = client.execute_all(common::jobs("j", 5));
-    assert!(results.iter().all(Result::is_ok));
+    let results = client.execute_all(&common::jobs("j", 5));
+    assert!(results.iter().all(Outcome::is_ok));
     assert!(start.elapsed() >= cost * 5, "{:?}", start.elapsed());
 }
 
@@ -256,7 +272,7 @@ fn per_request_cost_serves_each_connection_one_request_at_a_time() {
 fn dropping_the_server_closes_open_connections_without_hanging() {
     let server = TestServer::start().unwrap();
     let addr = server.addr();
-    let mut client = Client::connect(addr).unwrap();
+    let mut client = Kcp::connect(addr);
     client.set_job("a", at("2031-01-01 00:00:00")).unwrap();
     let mut idle = Raw::connect(addr);
     server.faults().set_stop_reading(true);
@@ -266,7 +282,10 @@ fn dropping_the_server_closes_open_connections_without_hanging() {
     let (_, ended) = idle.read_lines(1);
     assert!(ended);
     let err = client.set_job("b", at("2031-01-01 00:00:00")).unwrap_err();
-    assert!(err.is_not_sent() || err.is_unknown(), "{err:?}");
+    assert!(
+        matches!(err, Outcome::NotSent | Outcome::Unknown),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -280,19 +299,16 @@ fn unknown_instructions_and_wrong_arity_are_rejected() {
 
 #[test]
 fn messages_longer_than_the_read_ahead_still_arrive_with_a_larger_limit() {
-    let config = kairoi_std::Config::default().with_max_message_len(2 << 20);
+    let config = Config::default().with_max_message_len(2 << 20);
     let server = TestServer::builder().config(config).start().unwrap();
-    let mut client = Client::builder()
-        .config(config)
-        .connect(server.addr())
-        .unwrap();
+    let mut client = Kcp::with_config(server.addr(), config);
     // A 1 MiB message arrives whole, and is answered: `ERROR`, as the
     // reference server refuses identifiers longer than 65,535 bytes.
     let long = "j".repeat(1 << 20);
     let err = client
         .set_job(long.as_str(), at("2031-01-01 00:00:00"))
         .unwrap_err();
-    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(err, Outcome::Rejected);
     assert!(server.job(&long).is_none());
     let longest = "j".repeat(65_535);
     client
@@ -301,14 +317,17 @@ fn messages_longer_than_the_read_ahead_still_arrive_with_a_larger_limit() {
     assert!(server.job(&longest).is_some());
     // Past the server's limit, the connection closes without an answer.
     let longer = "k".repeat(3 << 20);
-    let mut client = Client::builder()
-        .config(kairoi_std::Config::default().with_max_message_len(4 << 20))
-        .connect(server.addr())
-        .unwrap();
+    let mut client = Kcp::with_config(
+        server.addr(),
+        Config::default().with_max_message_len(4 << 20),
+    );
     let err = client
         .set_job(longer.as_str(), at("2031-01-01 00:00:00"))
         .unwrap_err();
-    assert!(err.is_unknown() || err.is_not_sent(), "{err:?}");
+    assert!(
+        matches!(err, Outcome::NotSent | Outcome::Unknown),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -339,7 +358,8 @@ fn an_invalid_request_before_a_malformed_one_is_answered_then_the_connection_clo
 
 /// A scratch directory for the scripts of one test.
 fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("kairoi-std-{name}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("kairoi-test-server-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -360,9 +380,9 @@ fn script(dir: &std::path::Path, status: u8) -> String {
 }
 
 /// A server that runs shell runners as `mode` says, and a client of it.
-fn shell_server(mode: ShellRunners) -> (TestServer, Client) {
+fn shell_server(mode: ShellRunners) -> (TestServer, Kcp) {
     let server = TestServer::builder().shell_runners(mode).start().unwrap();
-    let client = Client::connect(server.addr()).unwrap();
+    let client = Kcp::connect(server.addr());
     (server, client)
 }
 
@@ -394,7 +414,7 @@ fn shell_runners_run_for_real_with_the_exact_job_identifier() {
     // Triggered while the command runs: a SET is refused.
     assert_eq!(server.job(id).unwrap().status, JobStatus::Triggered);
     let refused = client.set_job(id, at("2099-01-01 00:00:00")).unwrap_err();
-    assert!(refused.is_rejected(), "{refused:?}");
+    assert_eq!(refused, Outcome::Rejected);
     std::fs::write(dir.join("go"), b"").unwrap();
     // Exit status 3, and Executed all the same, as the reference server.
     assert!(server.wait_for_status(id, JobStatus::Executed, Duration::from_secs(20)));

@@ -21,11 +21,11 @@
 //!
 //! ```text
 //! KAIROI_REFERENCE_BIN=$(../shared/reference-server/build.sh | tail -n 1) \
-//!     KAIROI_FIDELITY_RECORD=1 cargo test -p kairoi-std --test fidelity
+//!     KAIROI_FIDELITY_RECORD=1 cargo test -p kairoi-test-server --test fidelity
 //! ```
 //!
 //! A scenario marked with `differs` shows one of the differences kept on
-//! purpose (listed in the `kairoi_std::testing` docs): the `TestServer`'s
+//! purpose (listed in the `kairoi_test_server` docs): the `TestServer`'s
 //! transcript is recorded beside the reference server's, in
 //! `NAME.test-server.txt`, and each side is checked against its own.
 //!
@@ -46,8 +46,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kairoi_std::Runner;
-use kairoi_std::testing::{JobStatus, ShellRunners, TestServer};
+use kairoi_proto::Runner;
+use kairoi_test_server::{JobStatus, ShellRunners, TestServer};
 
 use reference::Reference;
 use run::{Failed, Server};

@@ -8,18 +8,24 @@
 //! was scheduled and what ran:
 //!
 //! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use std::net::TcpStream;
 //! use std::time::Duration;
-//! use kairoi_std::testing::{Clock, JobStatus, TestServer};
-//! use kairoi_std::{Client, DateTime, Runner};
+//! use kairoi_test_server::{Clock, JobStatus, TestServer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let start: DateTime = "2030-01-01 08:00:00".parse()?;
+//! let start = "2030-01-01 08:00:00".parse()?;
 //! let server = TestServer::builder().clock(Clock::Manual(start)).start()?;
 //!
-//! // The code under test, pointed at the server's address.
-//! let mut client = Client::connect(server.addr())?;
-//! client.set_rule("mail", "app.mail.", Runner::shell("/usr/bin/send-mail"))?;
-//! client.set_job("app.mail.42", "2030-01-01 09:00:00".parse()?)?;
+//! // The code under test, pointed at the server's address: here two
+//! // requests written by hand, in a test the client your code uses
+//! // (`kairoi-std`, `kairoi-tokio`, `kairoi-smol`, or any KCP client).
+//! let mut socket = TcpStream::connect(server.addr())?;
+//! socket.write_all(b"1 RULE SET mail app.mail. shell /usr/bin/send-mail\n")?;
+//! socket.write_all(b"2 SET app.mail.42 \"2030-01-01 09:00:00\"\n")?;
+//! let mut answers = BufReader::new(socket).lines();
+//! assert_eq!(answers.next().transpose()?.as_deref(), Some("1 OK"));
+//! assert_eq!(answers.next().transpose()?.as_deref(), Some("2 OK"));
 //!
 //! // What it scheduled.
 //! let job = server.job("app.mail.42").expect("the job was set");
@@ -38,7 +44,7 @@
 //!
 //! As the reference server (`docs/protocol.md` §3 of the repository), and
 //! checked against it by the differential scenarios of
-//! `adapters/std/tests/fidelity` (see [Fidelity](#fidelity)):
+//! `adapters/test-server/tests/fidelity` (see [Fidelity](#fidelity)):
 //! - a job is [`JobStatus::Planned`] until its time, then fires: the rule
 //!   whose pattern is the longest prefix of its identifier is recorded in
 //!   the [execution log](TestServer::executions) and the job becomes
@@ -94,6 +100,48 @@
 //! [`TestServer::faults`] injects delays, reordering, `ERROR`s, dropped
 //! connections, garbage and stalls while the server runs; see [`Faults`].
 //!
+//! # Restarts
+//!
+//! [`TestServer::take_down`] makes the server vanish as a restart during a
+//! deploy does, for a client: every connection is closed at once, with
+//! the requests it read and did not answer dropped (neither applied nor
+//! answered), and the listening socket is closed, so that a connect is
+//! refused. [`TestServer::bring_up`] listens on the same address again.
+//! [`TestServer::restart`] does both, with the server away for a while.
+//! Jobs, rules, the clock, the logs, the faults and the counters are kept:
+//! no job fires while the server is down, and the jobs that became due
+//! meanwhile fire when it comes back, as Kairoi runs a job at least once
+//! after its time.
+//!
+//! ```
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::Duration;
+//! use kairoi_test_server::TestServer;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = TestServer::start()?;
+//! let mut socket = TcpStream::connect(server.addr())?;
+//! socket.write_all(b"1 SET app.job \"2030-01-01 00:00:00\"\n")?;
+//! let mut answer = [0u8; 5];
+//! socket.read_exact(&mut answer)?;
+//! assert_eq!(&answer, b"1 OK\n");
+//!
+//! server.take_down();
+//! assert_eq!(socket.read(&mut answer)?, 0, "the connection is closed");
+//! let refused = TcpStream::connect(server.addr()).unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+//!
+//! server.bring_up()?;
+//! TcpStream::connect(server.addr())?;
+//! assert!(server.job("app.job").is_some());
+//!
+//! // Or both at once, with the server away for 50 ms.
+//! server.restart(Duration::from_millis(50))?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Limits
 //!
 //! What one connection holds is bounded, as the core bounds what it
@@ -108,7 +156,7 @@
 //!
 //! # Fidelity
 //!
-//! `adapters/std/tests/fidelity` sends the same scripted traffic to a
+//! `adapters/test-server/tests/fidelity` sends the same scripted traffic to a
 //! `TestServer` and to the reference server and compares what a client
 //! observes: each answer and whether it came at once or at a tick, when
 //! connections close, the jobs and rules held at the end, and the job
@@ -120,35 +168,56 @@
 //! | no limit on a message's length or arguments | closes the connection past [`TestServer::default_config`]'s 16 MiB or 4,096 arguments | bounded memory per connection; no real request comes near |
 //! | parses one message per turn of its connection loop (about 100 µs) and, at the end of input, stops parsing | decodes every message it has read, also before the end of input | the same answers at any speed; requests sent just before a client closes its side may be lost by the reference server, never by the `TestServer` |
 //! | between two rules with the same pattern, picks either (hash order) | picks the one set last | deterministic tests |
-//! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and runs at once after a restart | keeps every time right, in memory | it has no disk and no restart |
+//! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and runs at once after a restart | keeps every time right, in memory, also across [`TestServer::restart`] | it has no disk |
 //! | runs AMQP runners | records them; their outcome comes from [`TestServer::set_run_outcome`] | no broker in tests |
 //! | — | [faults](Faults), a [manual clock](Clock::Manual), [`ShellRunners::RunCheckingStatus`] | testing what the reference server cannot show |
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use kairoi_client::instant_after;
 use kairoi_proto::{Config, DateTime};
 
 mod clock;
 mod connection;
 mod faults;
 mod input;
+mod listener;
+mod observe;
+mod records;
 mod runners;
 mod scheduler;
 mod server;
+mod shared;
 mod target;
 
 pub use clock::Clock;
 pub use faults::Faults;
-pub use runners::{ShellRun, ShellRunners};
-pub use scheduler::{Execution, JobState, JobStatus, Rule, RunOutcome};
+pub use records::{Execution, JobState, JobStatus, Rule, RunOutcome, ShellRun};
+pub use runners::ShellRunners;
 pub use target::Target;
 
-use server::{Running, Shared};
+use server::Running;
+use shared::Shared;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+mod readme {
+    #[doc = include_str!("../README.md")]
+    struct Crate;
+}
+
+/// `now + after`, saturating: a duration past what an [`Instant`] can
+/// hold lands about a century away, so that `Duration::MAX` means "never"
+/// rather than a panic.
+pub(crate) fn instant_after(now: Instant, after: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+    now.checked_add(after.min(FAR)).unwrap_or(now)
+}
 
 /// Locks a mutex, also after a thread panicked while holding it (the state
 /// stays usable: every update leaves it consistent).
@@ -157,7 +226,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A KCP server on `127.0.0.1` for tests, with Kairoi's semantics, a
-/// controllable clock and fault injection. See the [module docs](self).
+/// controllable clock, fault injection and restarts. See the
+/// [crate docs](crate).
 ///
 /// Dropping it closes every connection and joins every thread it started.
 #[derive(Debug)]
@@ -281,7 +351,7 @@ impl TestServer {
         TestServerBuilder::default()
     }
 
-    fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Shared {
         &self.running.shared
     }
 
@@ -295,6 +365,53 @@ impl TestServer {
         &self.shared().faults
     }
 
+    // ----- restarts -----
+
+    /// Whether the server listens and serves: from its start until
+    /// [`TestServer::take_down`], and again after
+    /// [`TestServer::bring_up`].
+    pub fn is_up(&self) -> bool {
+        self.running.is_up()
+    }
+
+    /// Takes the server down, as a restart does for its clients: closes
+    /// every connection at once (requests read and not yet answered are
+    /// neither applied nor answered) and the listening socket, so that a
+    /// connect is refused. Jobs, rules, the clock, the logs, the faults
+    /// and the counters are kept; no job fires until
+    /// [`TestServer::bring_up`]. The connections' threads are joined
+    /// before it returns. Does nothing while the server is down.
+    pub fn take_down(&self) {
+        self.running.take_down();
+    }
+
+    /// Brings the server up again on the same address ([`TestServer::addr`],
+    /// the same port), then fires the jobs that became due while it was
+    /// down, before returning. Binding is tried again for up to 2 seconds
+    /// while the port is in use. Does nothing while the server is up.
+    ///
+    /// # Errors
+    ///
+    /// The address cannot be bound (another socket still holds the port
+    /// after those 2 seconds), or the accepting thread cannot be started;
+    /// the server stays down.
+    pub fn bring_up(&self) -> io::Result<()> {
+        self.running.bring_up()
+    }
+
+    /// [`TestServer::take_down`], a pause of `down`, then
+    /// [`TestServer::bring_up`]: a restart with the server away for
+    /// `down`.
+    ///
+    /// # Errors
+    ///
+    /// As [`TestServer::bring_up`]: the server stays down.
+    pub fn restart(&self, down: Duration) -> io::Result<()> {
+        self.take_down();
+        std::thread::sleep(down);
+        self.bring_up()
+    }
+
     // ----- clock -----
 
     /// The server's current time, in whole seconds.
@@ -303,7 +420,8 @@ impl TestServer {
     }
 
     /// Moves the clock forward by `by`, then fires the jobs that became
-    /// due, before returning.
+    /// due, before returning (while the server is down, they fire when it
+    /// comes back up).
     pub fn advance(&self, by: Duration) {
         lock(&self.shared().state).clock.advance(by);
         self.shared().fire_due();
@@ -311,130 +429,12 @@ impl TestServer {
     }
 
     /// Sets the clock to `at` (a real clock keeps ticking from there), then
-    /// fires the jobs that became due, before returning.
+    /// fires the jobs that became due, before returning (while the server
+    /// is down, they fire when it comes back up).
     pub fn set_now(&self, at: DateTime) {
         lock(&self.shared().state).clock.set_now(at);
         self.shared().fire_due();
         self.shared().changed.notify_all();
-    }
-
-    // ----- rules, jobs, executions -----
-
-    /// A job, by identifier.
-    pub fn job(&self, id: &str) -> Option<JobState> {
-        lock(&self.shared().state).job(id)
-    }
-
-    /// Every job, sorted by identifier.
-    pub fn jobs(&self) -> Vec<JobState> {
-        lock(&self.shared().state).jobs()
-    }
-
-    /// How many jobs the server holds.
-    pub fn job_count(&self) -> usize {
-        lock(&self.shared().state).job_count()
-    }
-
-    /// Every rule, sorted by identifier.
-    pub fn rules(&self) -> Vec<Rule> {
-        lock(&self.shared().state).rules()
-    }
-
-    /// Every job that fired against a rule, in firing order.
-    pub fn executions(&self) -> Vec<Execution> {
-        lock(&self.shared().state).executions().to_vec()
-    }
-
-    /// The first execution of `job`, waiting up to `timeout` for it to
-    /// fire. `None` when it has not fired by then.
-    pub fn wait_for_execution(&self, job: &str, timeout: Duration) -> Option<Execution> {
-        self.wait_until(timeout, |s| {
-            s.executions().iter().find(|e| e.job == job).cloned()
-        })
-    }
-
-    /// The execution log once it holds at least `count` entries, waiting up
-    /// to `timeout`; what it holds at the timeout otherwise.
-    pub fn wait_for_executions(&self, count: usize, timeout: Duration) -> Vec<Execution> {
-        self.wait_until(timeout, |s| {
-            (s.executions().len() >= count).then(|| s.executions().to_vec())
-        })
-        .unwrap_or_else(|| self.executions())
-    }
-
-    /// Every `shell` runner that ran and ended, in the order they ended
-    /// (only with [`TestServerBuilder::shell_runners`] set to run them).
-    pub fn shell_runs(&self) -> Vec<ShellRun> {
-        lock(&self.shared().state).shell_runs().to_vec()
-    }
-
-    /// The ended shell runs once there are at least `count`, waiting up to
-    /// `timeout`; what there is at the timeout otherwise.
-    pub fn wait_for_shell_runs(&self, count: usize, timeout: Duration) -> Vec<ShellRun> {
-        self.wait_until(timeout, |s| {
-            (s.shell_runs().len() >= count).then(|| s.shell_runs().to_vec())
-        })
-        .unwrap_or_else(|| self.shell_runs())
-    }
-
-    /// The executions from position `start` of the log on, waiting up to
-    /// `timeout` for there to be one: a way to follow the log as jobs
-    /// fire. Empty at the timeout.
-    pub fn executions_from(&self, start: usize, timeout: Duration) -> Vec<Execution> {
-        self.follow(start, timeout, scheduler::Scheduler::executions)
-    }
-
-    /// The shell runs from position `start` on, waiting up to `timeout`
-    /// for there to be one. Empty at the timeout.
-    pub fn shell_runs_from(&self, start: usize, timeout: Duration) -> Vec<ShellRun> {
-        self.follow(start, timeout, scheduler::Scheduler::shell_runs)
-    }
-
-    /// The entries of a log from `start` on, waiting up to `timeout` for
-    /// there to be one.
-    fn follow<T: Clone>(
-        &self,
-        start: usize,
-        timeout: Duration,
-        log: fn(&scheduler::Scheduler) -> &[T],
-    ) -> Vec<T> {
-        self.wait_until(timeout, |s| {
-            let new = log(s).get(start..)?;
-            (!new.is_empty()).then(|| new.to_vec())
-        })
-        .unwrap_or_default()
-    }
-
-    /// Waits up to `timeout` until `job` has `status`. Returns whether it
-    /// has.
-    pub fn wait_for_status(&self, job: &str, status: JobStatus, timeout: Duration) -> bool {
-        self.wait_until(timeout, |s| {
-            s.job(job).filter(|j| j.status == status).map(|_| ())
-        })
-        .is_some()
-    }
-
-    fn wait_until<T>(
-        &self,
-        timeout: Duration,
-        mut check: impl FnMut(&scheduler::Scheduler) -> Option<T>,
-    ) -> Option<T> {
-        let deadline = instant_after(Instant::now(), timeout);
-        let shared = self.shared();
-        let mut state = lock(&shared.state);
-        loop {
-            if let Some(found) = check(&state) {
-                return Some(found);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            state = match shared.changed.wait_timeout(state, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
     }
 
     /// Decides what the runner of each job that fires from now on does:
@@ -462,36 +462,26 @@ impl TestServer {
         done
     }
 
-    // ----- counters -----
-
-    /// Connections accepted since the start.
-    pub fn connections_accepted(&self) -> usize {
-        self.shared().accepted.load(Ordering::Relaxed)
-    }
-
-    /// Connections open now.
-    pub fn connections_open(&self) -> usize {
-        self.shared().open.load(Ordering::Acquire)
-    }
-
-    /// Waits up to `timeout` until at most `count` connections are open.
-    /// Returns whether that happened.
-    pub fn wait_for_open_connections(&self, count: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |_| {
-            (self.connections_open() <= count).then_some(())
-        })
-        .is_some()
-    }
-
-    /// Requests received since the start, on every connection, valid or
-    /// not (malformed messages are not requests and are not counted).
-    pub fn requests_received(&self) -> u64 {
-        self.shared().requests.load(Ordering::Relaxed)
-    }
-
-    /// Closes every connection and joins every thread; the same as
-    /// dropping the server.
+    /// Closes every connection and joins every thread, whether the server
+    /// is up or down; the same as dropping the server.
     pub fn shutdown(self) {
         drop(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instant_after_saturates_instead_of_panicking() {
+        let now = Instant::now();
+        assert_eq!(
+            instant_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        for far in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+            assert!(instant_after(now, far) > now + Duration::from_secs(3600));
+        }
     }
 }

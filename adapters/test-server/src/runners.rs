@@ -3,50 +3,35 @@
 //! completed when the command ends.
 
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use super::lock;
-use super::scheduler::{JobStatus, RunOutcome};
-use super::server::Shared;
+use crate::lock;
+use crate::records::{RunOutcome, ShellRun};
+use crate::scheduler::Launch;
+use crate::shared::Shared;
 
-/// A `shell` runner that ran and ended, from
-/// [`TestServer::shell_runs`](super::TestServer::shell_runs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ShellRun {
-    /// The job identifier, given to the command as its first parameter.
-    pub job: String,
-    /// The rule's command, run as `sh COMMAND JOB_ID`.
-    pub command: String,
-    /// How `sh` ended: its exit status, `None` when a signal ended it, or
-    /// why it could not start.
-    pub exit: Result<Option<i32>, String>,
-    /// The status the job took.
-    pub status: JobStatus,
-}
-
-/// What a [`TestServer`](super::TestServer) does with the `shell` runners
+/// What a [`TestServer`](crate::TestServer) does with the `shell` runners
 /// of the jobs that fire, chosen with
-/// [`TestServerBuilder::shell_runners`](super::TestServerBuilder::shell_runners).
+/// [`TestServerBuilder::shell_runners`](crate::TestServerBuilder::shell_runners).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ShellRunners {
     /// Record the execution and run nothing (the default): the job's
-    /// outcome comes from [`TestServer::set_run_outcome`](super::TestServer::set_run_outcome).
+    /// outcome comes from [`TestServer::set_run_outcome`](crate::TestServer::set_run_outcome).
     #[default]
     Record,
     /// Run them as the reference server does: `sh COMMAND JOB_ID`, with
     /// standard input, output and error closed, the job
-    /// [`Triggered`](super::JobStatus::Triggered) while it runs. The job is
-    /// [`Executed`](super::JobStatus::Executed) when `sh` ends, whatever its
-    /// exit status, and [`Failed`](super::JobStatus::Failed) only when `sh`
+    /// [`Triggered`](crate::JobStatus::Triggered) while it runs. The job is
+    /// [`Executed`](crate::JobStatus::Executed) when `sh` ends, whatever its
+    /// exit status, and [`Failed`](crate::JobStatus::Failed) only when `sh`
     /// cannot be started: the reference server does not look at the exit
     /// status.
     Run,
     /// Run them as [`ShellRunners::Run`] does, but the job is
-    /// [`Executed`](super::JobStatus::Executed) only when the command exits
-    /// with status 0, and [`Failed`](super::JobStatus::Failed) otherwise,
+    /// [`Executed`](crate::JobStatus::Executed) only when the command exits
+    /// with status 0, and [`Failed`](crate::JobStatus::Failed) otherwise,
     /// as Kairoi's documentation describes it.
     RunCheckingStatus,
 }
@@ -61,33 +46,8 @@ impl ShellRunners {
     }
 }
 
-/// A shell runner to start: `sh command job`.
-#[derive(Debug)]
-pub(crate) struct Launch {
-    pub(crate) job: String,
-    pub(crate) command: String,
-}
-
-/// Hands shell runners to the runner thread.
-#[derive(Debug, Clone)]
-pub(crate) struct Launcher(Sender<Launch>);
-
-impl Launcher {
-    /// Queues `launch`. Returns whether the runner thread took it (it
-    /// stops only when the server shuts down).
-    pub(crate) fn launch(&self, launch: Launch) -> bool {
-        self.0.send(launch).is_ok()
-    }
-}
-
 /// How often the runner thread looks at its running commands.
 const POLL: Duration = Duration::from_millis(5);
-
-/// A channel to the runner thread, and the end [`run`] takes.
-pub(crate) fn channel() -> (Launcher, Receiver<Launch>) {
-    let (tx, rx) = mpsc::channel();
-    (Launcher(tx), rx)
-}
 
 /// The runner thread: starts each command it receives, completes its job
 /// when it ends, and kills the commands still running at shutdown.

@@ -1,95 +1,16 @@
-//! Rules and jobs in memory, with Kairoi's semantics (`docs/protocol.md` §3 of the repository).
+//! Rules and jobs in memory, with Kairoi's semantics (`docs/protocol.md`
+//! §3 of the repository), and the channel through which jobs that fire
+//! hand their shell runners to the runner thread.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use kairoi_proto::{DateTime, Instruction, Runner, Status};
 
-use super::clock::{Clock, ClockState};
-use super::runners::{Launch, Launcher, ShellRun};
-
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum JobStatus {
-    /// Waiting for its execution time.
-    Planned,
-    /// Fired; its runner is running now. A `SET` on it is answered `ERROR`.
-    Triggered,
-    /// Fired and its runner succeeded.
-    Executed,
-    /// Fired and its runner failed, or no rule matched it.
-    Failed,
-}
-
-/// A job, as the test server holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JobState {
-    /// The job identifier.
-    pub id: String,
-    /// When it runs (or ran).
-    pub execution: DateTime,
-    /// Where it is in its life.
-    pub status: JobStatus,
-}
-
-/// A rule, as the test server holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Rule {
-    /// The rule identifier.
-    pub id: String,
-    /// The job identifier prefix it matches (empty matches every job).
-    pub pattern: String,
-    /// What runs the matching jobs. The test server records the run and
-    /// never executes it.
-    pub runner: Runner,
-}
-
-/// One firing of a job against a rule, from
-/// [`TestServer::executions`](super::TestServer::executions).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Execution {
-    /// The job identifier.
-    pub job: String,
-    /// The identifier of the rule that matched (the longest pattern).
-    pub rule: String,
-    /// The rule's runner at the time the job fired.
-    pub runner: Runner,
-    /// The job's execution time.
-    pub scheduled: DateTime,
-    /// The server's clock when the job fired.
-    pub fired_at: DateTime,
-}
-
-/// What the runner of a fired job does, as decided by the hook given to
-/// [`TestServer::set_run_outcome`](super::TestServer::set_run_outcome).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RunOutcome {
-    /// The runner succeeds: the job becomes [`JobStatus::Executed`] (the
-    /// default).
-    Executed,
-    /// The runner fails: the job becomes [`JobStatus::Failed`].
-    Failed,
-    /// The runner keeps running: the job stays [`JobStatus::Triggered`]
-    /// until [`TestServer::complete`](super::TestServer::complete).
-    Triggered,
-}
-
-impl RunOutcome {
-    /// The status a job takes when its runner does this.
-    pub(crate) fn status(self) -> JobStatus {
-        match self {
-            RunOutcome::Executed => JobStatus::Executed,
-            RunOutcome::Failed => JobStatus::Failed,
-            RunOutcome::Triggered => JobStatus::Triggered,
-        }
-    }
-}
+use crate::clock::{Clock, ClockState};
+use crate::records::{Execution, JobState, JobStatus, Rule, RunOutcome, ShellRun};
 
 /// The longest string the reference server stores, in bytes: it writes
 /// each with a 16-bit length, and answers `ERROR` to a request with a
@@ -113,6 +34,32 @@ fn runner_too_long(runner: &Runner) -> bool {
 
 /// Decides what the runner of each fired job does.
 pub(crate) type RunHook = Arc<dyn Fn(&Execution) -> RunOutcome + Send + Sync>;
+
+/// A shell runner to start: `sh command job`.
+#[derive(Debug)]
+pub(crate) struct Launch {
+    pub(crate) job: String,
+    pub(crate) command: String,
+}
+
+/// Hands shell runners to the runner thread.
+#[derive(Debug, Clone)]
+pub(crate) struct Launcher(Sender<Launch>);
+
+impl Launcher {
+    /// Queues `launch`. Returns whether the runner thread took it (it
+    /// stops only when the server shuts down).
+    pub(crate) fn launch(&self, launch: Launch) -> bool {
+        self.0.send(launch).is_ok()
+    }
+}
+
+/// A channel to the runner thread: the [`Launcher`] the scheduler fires
+/// shell runs into, and the end the runner thread takes.
+pub(crate) fn channel() -> (Launcher, Receiver<Launch>) {
+    let (tx, rx) = mpsc::channel();
+    (Launcher(tx), rx)
+}
 
 #[derive(Debug)]
 struct RuleEntry {

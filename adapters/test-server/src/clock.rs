@@ -5,11 +5,11 @@ use std::time::{Duration, SystemTime};
 
 use kairoi_proto::DateTime;
 
-/// How a [`TestServer`](super::TestServer) tells the time, chosen with
-/// [`TestServerBuilder::clock`](super::TestServerBuilder::clock).
+/// How a [`TestServer`](crate::TestServer) tells the time, chosen with
+/// [`TestServerBuilder::clock`](crate::TestServerBuilder::clock).
 ///
-/// Either way, [`TestServer::advance`](super::TestServer::advance) and
-/// [`TestServer::set_now`](super::TestServer::set_now) move the clock: a
+/// Either way, [`TestServer::advance`](crate::TestServer::advance) and
+/// [`TestServer::set_now`](crate::TestServer::set_now) move the clock: a
 /// real clock keeps ticking from the new time, a manual one stays there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

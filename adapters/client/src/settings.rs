@@ -53,11 +53,13 @@ pub struct Settings {
 ///
 /// With either, requests written before a connection ended end
 /// [`Unknown`](crate::RequestError::Unknown), and reconnect attempts back
-/// off with jitter. With `Wait`, once every attempt has failed for a
-/// whole request timeout the server counts as unreachable: what waits
-/// ends `NotSent` with the connect error, and later requests fail at once
-/// while the backoff runs, so a batch against a server that stays down
-/// ends promptly.
+/// off with jitter. With `Wait`, a single call waits until its request
+/// timeout runs out; a batch, whose requests are timed from when they
+/// enter the window, stops waiting once every attempt has failed for a
+/// whole request timeout (the server is unreachable): what it has queued
+/// ends `NotSent` with the connect error, and the rest of its iterator is
+/// reported `NotSent` at once, so that a batch against a server that
+/// stays down ends promptly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Disconnected {

@@ -173,11 +173,14 @@ fn connecting_to_a_closed_port_fails_with_the_address() {
 #[test]
 fn a_lost_server_means_not_sent_with_the_connect_error() {
     let server = TestServer::start().unwrap();
-    let mut client = Client::connect(server.addr()).unwrap();
+    let mut client = Client::builder()
+        .request_timeout(Duration::from_millis(300))
+        .connect(server.addr())
+        .unwrap();
     client.set_job("a", at("2031-01-01 00:00:00")).unwrap();
     drop(server);
     // The idle connection is found closed before writing, then no server
-    // accepts a new one.
+    // accepts a new one for the whole request timeout.
     let err = client.set_job("b", at("2031-01-01 00:00:00")).unwrap_err();
     assert!(err.is_not_sent() && err.is_safe_to_retry(), "{err:?}");
     assert!(

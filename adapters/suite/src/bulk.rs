@@ -28,7 +28,7 @@ fn job(n: usize, when: DateTime) -> Instruction {
 }
 
 /// The resident memory of the process, in bytes (Linux), if known.
-fn resident() -> Option<usize> {
+pub(crate) fn resident() -> Option<usize> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)

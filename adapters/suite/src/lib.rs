@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod live;
 pub mod liveness;
 pub mod pipelining;
+pub mod restart;
 pub mod support;
 
 /// How a runtime runs a test case.
@@ -47,6 +48,7 @@ macro_rules! suite {
             lifecycle::reconnects_after_the_server_drops_the_connection,
             lifecycle::the_request_after_a_broken_connection_reconnects,
             lifecycle::failed_attempts_back_off_and_calls_fail_fast_meanwhile,
+            lifecycle::a_call_waits_for_a_server_that_comes_back,
             lifecycle::retry_policy_resends_not_sent_requests,
             lifecycle::retry_policy_can_resend_requests_of_unknown_outcome,
             lifecycle::extreme_settings_never_panic,
@@ -81,6 +83,28 @@ macro_rules! suite {
 macro_rules! bulk_suite {
     ($harness:ty) => {
         $crate::tests!($harness; bulk::a_million_requests_through_each_batch_call);
+    };
+}
+
+/// Expands to the restart cases ([`restart`]) for a
+/// [`restart::BatchClient`]: each client of the workspace runs them in a
+/// test binary of its own.
+#[macro_export]
+macro_rules! restart_suite {
+    ($client:ty) => {
+        $crate::restart_suite!(@cases $client;
+            a_batch_rides_out_two_restarts,
+            a_retried_lazy_batch_rides_out_restarts_in_bounded_memory,
+            a_batch_against_a_server_that_stays_away_ends_promptly,
+        );
+    };
+    (@cases $client:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::restart::$name::<$client>();
+            }
+        )*
     };
 }
 

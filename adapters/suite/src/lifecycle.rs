@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use kairoi_client::{Client, RetryPolicy, Runtime};
+use kairoi_client::{Client, Disconnected, RetryPolicy, Runtime};
 use kairoi_proto::{Config, Instruction};
 use kairoi_test_server::TestServer;
 
@@ -244,14 +244,15 @@ pub async fn the_request_after_a_broken_connection_reconnects<R: Runtime + Defau
     }
 }
 
-/// After a failed attempt, requests fail at once with its error until the
-/// backoff has passed; then the next request connects again, here to a
-/// server restarted on the same port.
+/// With [`Disconnected::FailFast`], after a failed attempt, requests fail
+/// at once with its error until the backoff has passed; then the next
+/// request connects again, here to a server restarted on the same port.
 pub async fn failed_attempts_back_off_and_calls_fail_fast_meanwhile<R: Runtime + Default>() {
     let server = TestServer::start().unwrap();
     let addr = server.addr();
     let min = Duration::from_secs(2);
     let client = Client::<R>::builder()
+        .when_disconnected(Disconnected::FailFast)
         .reconnect_backoff(min, Duration::from_secs(4))
         .connect(addr)
         .await
@@ -281,6 +282,32 @@ pub async fn failed_attempts_back_off_and_calls_fail_fast_meanwhile<R: Runtime +
     client.set_job("after", later()).await.unwrap();
     assert_eq!(restarted.connections_accepted(), 1);
     assert!(restarted.job("during").is_none());
+}
+
+/// By default a call made while the server is away waits for it: the
+/// client keeps attempting with backoff, and the call succeeds once the
+/// server is back, within its request timeout.
+pub async fn a_call_waits_for_a_server_that_comes_back<R: Runtime + Default>() {
+    let server = TestServer::start().unwrap();
+    let client = Client::<R>::builder()
+        .request_timeout(Duration::from_secs(20))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .connect(server.addr())
+        .await
+        .unwrap();
+    client.set_job("before", later()).await.unwrap();
+    server.take_down();
+    let call = {
+        let client = client.clone();
+        spawn::<R, _>(async move { client.set_job("during", later()).await })
+    };
+    // The server stays away for a while, as during a restart.
+    sleep::<R>(Duration::from_millis(300)).await;
+    assert!(server.job("during").is_none());
+    server.bring_up().unwrap();
+    call.join().await.unwrap();
+    assert!(server.job("during").is_some());
+    assert!(server.connections_accepted() >= 2);
 }
 
 /// A `NotSent` request goes again on a new connection; a written one is

@@ -189,7 +189,7 @@ impl<R: Runtime> Client<R> {
     /// Dropping the future stops the batch: requests not yet written are
     /// withdrawn, written ones may still be applied (their late answers
     /// are absorbed), and the rest of the iterator is never read.
-    pub async fn execute_each<I, F>(&self, instructions: I, mut on_result: F)
+    pub async fn execute_each<I, F>(&self, instructions: I, on_result: F)
     where
         I: IntoIterator,
         I::Item: Borrow<Instruction>,
@@ -201,14 +201,8 @@ impl<R: Runtime> Client<R> {
             .map(|item| Payload::Typed(item.borrow().clone()));
         let feeder = Feeder::new(items, settings.batch_limit(), settings.retry, None);
         let (tx, rx) = async_channel::unbounded();
-        self.feed(
-            feeder,
-            &tx,
-            &rx,
-            &mut on_result,
-            &mut CancelGuard::default(),
-        )
-        .await;
+        let mut guard = CancelGuard::default();
+        self.feed(feeder, &tx, &rx, on_result, &mut guard).await;
     }
 
     /// Stops new requests, waits for the active ones (at most the close
@@ -237,8 +231,8 @@ impl<R: Runtime> Client<R> {
         self.shared.closed.load(Ordering::SeqCst)
     }
 
-    /// Whether any connection of the pool is up.
-    fn is_connected(&self) -> bool {
+    /// Whether any connection of the pool is up now.
+    pub fn is_connected(&self) -> bool {
         self.shared.slots.iter().any(Slot::is_live)
     }
 
@@ -254,7 +248,7 @@ impl<R: Runtime> Client<R> {
         // first.
         let mut guard = CancelGuard::default();
         let (tx, rx) = async_channel::unbounded();
-        self.feed(feeder, &tx, &rx, &mut |_, r| result = Some(r), &mut guard)
+        self.feed(feeder, &tx, &rx, |_, r| result = Some(r), &mut guard)
             .await;
         guard.0 = None;
         // `feed` reports every request exactly once.
@@ -266,14 +260,17 @@ impl<R: Runtime> Client<R> {
     /// Runs a feeder to its end: submits what it gives, hands it each
     /// result, and reports what it says to `on_result`. `guard` names the
     /// request last submitted.
-    async fn feed<I: Iterator<Item = Payload>>(
+    async fn feed<I, F>(
         &self,
         mut feeder: Feeder<I>,
         tx: &Sender<Done>,
         rx: &async_channel::Receiver<Done>,
-        on_result: &mut dyn FnMut(usize, Result<(), RequestError>),
+        mut on_result: F,
         guard: &mut CancelGuard,
-    ) {
+    ) where
+        I: Iterator<Item = Payload>,
+        F: FnMut(usize, Result<(), RequestError>),
+    {
         loop {
             let connected = self.is_connected();
             while let Some(next) = feeder.next(Instant::now(), connected, connected) {

@@ -98,41 +98,40 @@ impl<R: Reply> Mux<R> {
     }
 
     /// The cause to refuse a new request with at `now`, if it is refused:
-    /// no connection, and a backoff runs after an attempt failed, with
-    /// [`Disconnected::FailFast`] or once the server is unreachable.
+    /// with [`Disconnected::FailFast`], while there is no connection and
+    /// the backoff after a failed attempt runs.
     pub(super) fn refusal(&self, now: Instant) -> Option<Cause> {
-        if self.link != Link::Down {
+        if self.link != Link::Down || self.behaviour != Disconnected::FailFast {
             return None;
         }
-        let backing_off = self.reconnect.backing_off(now)?;
-        let refuse = match self.behaviour {
-            Disconnected::FailFast => true,
-            _ => self.reconnect.unreachable(now, self.request_timeout),
-        };
-        refuse.then(|| backing_off.clone())
+        self.reconnect.backing_off(now).cloned()
     }
 
     /// Ends the queued requests that stop waiting at `now`: those past
-    /// their deadline and, with no connection, all of them once the
-    /// server is unreachable or the slot closes.
+    /// their deadline; with no connection, all of them once the slot
+    /// closes; and the requests of batches (which have no deadline of
+    /// their own) once the server is unreachable and no attempt is due.
     pub(super) fn expire(&mut self, now: Instant) {
         let down = self.link == Link::Down;
-        let all = down
-            && !self.queue.is_empty()
-            && (self.closing
-                || self.closed.is_some()
-                || self.reconnect.unreachable(now, self.request_timeout));
         if down && self.closing && self.closed.is_none() {
             self.closed = Some(self.wait_cause());
         }
-        if !all && self.queue_deadline.is_none_or(|d| d > now) {
+        let all = down && (self.closing || self.closed.is_some());
+        let batches = down
+            && self.reconnect.backing_off(now).is_some()
+            && self.reconnect.unreachable(now, self.request_timeout);
+        if self.queue.is_empty() || !all && !batches && self.queue_deadline.is_none_or(|d| d > now)
+        {
             return;
         }
         let cause = self.wait_cause();
         let timeout = self.request_timeout.unwrap_or_default();
         let up = self.link == Link::Up;
         self.reject_queue(
-            |job| all || job.deadline.is_some_and(|d| d <= now),
+            |job| match job.deadline {
+                Some(d) => all || d <= now,
+                None => all || batches,
+            },
             |_| match up {
                 // It waited for room in the window past its deadline.
                 true => RequestError::TimedOut { timeout },

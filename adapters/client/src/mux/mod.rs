@@ -383,14 +383,17 @@ impl<R: Reply> Mux<R> {
                 self.queue_deadline,
             ],
             Link::Connecting => [self.queue_deadline, self.close_deadline, None, None],
-            Link::Down => [
-                self.queue_deadline,
-                self.close_deadline,
-                self.reconnect.next_attempt().filter(|_| waiting),
-                self.reconnect
+            Link::Down => {
+                // The next attempt; and, if the server becomes unreachable
+                // before it, that instant, when batch requests stop
+                // waiting.
+                let next = self.reconnect.next_attempt().filter(|_| waiting);
+                let unreachable = self
+                    .reconnect
                     .unreachable_at(self.request_timeout)
-                    .filter(|_| waiting),
-            ],
+                    .filter(|u| next.is_some_and(|n| *u < n));
+                [self.queue_deadline, self.close_deadline, next, unreachable]
+            }
         };
         times.into_iter().flatten().min()
     }

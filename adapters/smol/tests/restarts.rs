@@ -1,0 +1,6 @@
+//! The restart cases (`kairoi-suite`) on smol: a binary of its own, run
+//! once, since they are big and one measures the process's memory.
+
+mod harness;
+
+kairoi_suite::restart_suite!(kairoi_suite::restart::Async<harness::Smol>);

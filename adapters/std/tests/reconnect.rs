@@ -66,6 +66,7 @@ fn the_client_reconnects_to_a_server_restarted_on_its_port() {
     let timeout = Duration::from_millis(500);
     let mut client = Client::builder()
         .request_timeout(timeout)
+        .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(50))
         .connect(server.addr())
         .unwrap();
     client.set_job("a", at("2031-01-01 00:00:00")).unwrap();

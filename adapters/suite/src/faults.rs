@@ -132,6 +132,15 @@ pub async fn a_server_that_stops_reading_gives_outcomes_not_a_hang<R: Runtime + 
         start.elapsed()
     );
     server.faults().clear();
-    let t = tally(&client.execute_all(batch("after", 20)).await);
-    assert_eq!(t.ok, 20, "{t:?}");
+    // The requests the dropped connection had not written went out on a
+    // new one, and time out there too if the server reads them late: the
+    // client is back once they are through.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = tally(&client.execute_all(batch("after", 20)).await);
+        if t.ok == 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {t:?}");
+    }
 }

@@ -127,10 +127,13 @@ the exit status). AMQP rules are recorded, never published.
 Ctrl-C ends it: the process exits and its sockets close; nothing is kept.
 
 The first line printed is `listening on ADDR` (with --json: {\"event\":\"listening\",\"addr\":...}).
+With --report-every N, a line each time another N requests have been received, over every
+connection: `received 50000 requests, 2 connections open`.
 
 Examples:
   kairoi-cli serve --exec
-  kairoi-cli serve --listen 127.0.0.1:0 --json")]
+  kairoi-cli serve --listen 127.0.0.1:0 --json
+  kairoi-cli serve --report-every 100000")]
     Serve {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:5678")]
@@ -138,6 +141,9 @@ Examples:
         /// Run shell runners for real.
         #[arg(long)]
         exec: bool,
+        /// Print a line each time another N requests have been received.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        report_every: Option<u64>,
     },
     /// Measure pipelined SET throughput against the server.
     #[command(after_help = "\

@@ -48,7 +48,11 @@ fn main() -> ExitCode {
             runner,
         } => single::rule(&cli, name, pattern, runner),
         Command::Import(args) => import::run(&cli, args),
-        Command::Serve { listen, exec } => serve::run(out, *listen, *exec),
+        Command::Serve {
+            listen,
+            exec,
+            report_every,
+        } => serve::run(out, *listen, *exec, *report_every),
         Command::Bench { jobs, connections } => bench::run(&cli, *jobs, *connections),
     };
     result.unwrap_or_else(|failure| out.failure(&failure))

@@ -4,6 +4,8 @@
 //! status 0 and `Failed` otherwise, as Kairoi's documentation describes
 //! it (`ShellRunners::RunCheckingStatus`; the reference server itself
 //! marks it `Executed` once `sh` has run, whatever the exit status).
+//! With `--report-every N`, a line each time another N requests have
+//! been received.
 //!
 //! Ctrl-C takes the default action of SIGINT: the process ends, the
 //! kernel closes its sockets (clients see their connection closed) and
@@ -23,9 +25,18 @@ use crate::outcome::{Failure, Output};
 
 /// How long each wait for news lasts before waiting again.
 const FOLLOW: Duration = Duration::from_secs(3600);
+/// How often the count of requests received is looked at, with
+/// `--report-every`.
+const COUNT_EVERY: Duration = Duration::from_millis(10);
 
-/// `serve [--listen ADDR] [--exec]`: runs until the process is ended.
-pub fn run(out: Output, listen: SocketAddr, exec: bool) -> Result<ExitCode, Failure> {
+/// `serve [--listen ADDR] [--exec] [--report-every N]`: runs until the
+/// process is ended.
+pub fn run(
+    out: Output,
+    listen: SocketAddr,
+    exec: bool,
+    report_every: Option<u64>,
+) -> Result<ExitCode, Failure> {
     let shell = if exec {
         ShellRunners::RunCheckingStatus
     } else {
@@ -46,6 +57,20 @@ pub fn run(out: Output, listen: SocketAddr, exec: bool) -> Result<ExitCode, Fail
         json!({"event": "listening", "addr": addr.to_string(), "exec": exec}),
     );
     std::thread::scope(|scope| {
+        if let Some(every) = report_every {
+            let server = &server;
+            scope.spawn(move || {
+                let mut reported = 0;
+                loop {
+                    std::thread::sleep(COUNT_EVERY);
+                    let received = server.requests_received();
+                    if received / every > reported / every {
+                        reported = received;
+                        requests(out, received, server.connections_open());
+                    }
+                }
+            });
+        }
         if exec {
             scope.spawn(|| {
                 let mut seen = 0;
@@ -63,6 +88,14 @@ pub fn run(out: Output, listen: SocketAddr, exec: bool) -> Result<ExitCode, Fail
             new.iter().for_each(|e| fired(out, e, exec));
         }
     })
+}
+
+/// One line for the requests received so far, with `--report-every`.
+fn requests(out: Output, received: u64, open: usize) {
+    out.info(
+        format_args!("received {received} requests, {open} connections open"),
+        json!({"event": "requests", "received": received, "connections_open": open}),
+    );
 }
 
 /// One line for a job that fired.

@@ -1,6 +1,6 @@
 //! The binary against `kairoi-cli serve` started by the test: set, rule,
 //! import, jobs printed as they fire, shell runners run with `--exec`,
-//! and Ctrl-C.
+//! the count of requests with `--report-every`, and Ctrl-C.
 
 mod common;
 
@@ -37,6 +37,21 @@ fn import_against_serve() {
         .arg(&file));
     assert_eq!(code(&out), 0, "{:?}", text(&out));
     assert!(summary(&text(&out).0).starts_with("20000 jobs: 20000 ok, 0 rejected"));
+}
+
+#[test]
+fn report_every_counts_the_requests_received() {
+    let serve = Serve::start(&["--report-every", "1000", "--json"]);
+    let dir = TempDir::new("serve-report");
+    let file = dir.path("jobs.jsonl");
+    write_jsonl(&file, "r.", 3_000, "2030-01-01 08:00:00");
+    let out = run(cli(&serve.addr).arg("import").arg(&file));
+    assert_eq!(code(&out), 0, "{:?}", text(&out));
+    // The count stops at 3,000: the last line reports it.
+    let line = serve.line_with("\"received\":3000", LONG);
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["event"], "requests");
+    assert!(event["connections_open"].is_u64(), "{line}");
 }
 
 #[test]

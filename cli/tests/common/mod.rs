@@ -90,8 +90,15 @@ impl Serve {
     /// Starts `serve --listen 127.0.0.1:0` with `extra` arguments and
     /// waits for its `listening on ADDR` line.
     pub fn start(extra: &[&str]) -> Serve {
+        Self::try_start("127.0.0.1:0", extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts `serve --listen listen` with `extra` arguments and waits for
+    /// its `listening on ADDR` line; an error when it prints none (it
+    /// cannot bind `listen`, for instance: it has then exited).
+    pub fn try_start(listen: &str, extra: &[&str]) -> Result<Serve, String> {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -104,9 +111,11 @@ impl Serve {
         let Some(addr) = addr else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("serve printed no `listening on ADDR` line: {first:?}");
+            return Err(format!(
+                "serve printed no `listening on ADDR` line: {first:?}"
+            ));
         };
-        Serve { child, addr, lines }
+        Ok(Serve { child, addr, lines })
     }
 
     /// The next line it prints containing `needle`, within `timeout`.

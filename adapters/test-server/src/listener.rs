@@ -17,10 +17,14 @@ use crate::shared::Shared;
 
 /// The connections: a handle to close each open one (removed by its
 /// thread as it ends, so that an ended connection's socket closes at
-/// once), every thread not yet joined, and the flag that tells the accept
-/// loop and the connections to stop.
+/// once), every thread not yet joined, and the flags that tell the accept
+/// loop, then the connections, to stop.
 #[derive(Debug, Default)]
 struct Registry {
+    /// Set first: the accept loop ends and the listening socket closes.
+    closing: AtomicBool,
+    /// Set once the listening socket is closed: the connections end, so
+    /// that a client that reconnects at once finds no listener.
     stopping: AtomicBool,
     open: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -66,7 +70,7 @@ impl Listener {
     /// refused), closes every connection at once, answered or not, and
     /// joins their threads.
     pub(crate) fn stop(mut self) {
-        self.connections.stopping.store(true, Ordering::Release);
+        self.connections.closing.store(true, Ordering::Release);
         if let Some(accept) = self.accept.take() {
             // Wake the blocking accept. If even that fails the thread is
             // left to end at its next accept: it owns nothing but the
@@ -75,6 +79,7 @@ impl Listener {
                 let _ = accept.join();
             }
         }
+        self.connections.stopping.store(true, Ordering::Release);
         self.connections.close_all();
         let threads = std::mem::take(&mut *lock(&self.connections.threads));
         for handle in threads {
@@ -98,7 +103,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, connections: &Arc<R
     let mut next_id = 0u64;
     loop {
         let accepted = listener.accept();
-        if connections.stopping.load(Ordering::Acquire) {
+        if connections.closing.load(Ordering::Acquire) {
             return;
         }
         let stream = match accepted {

@@ -11,8 +11,16 @@ use common::{Kcp, Raw, at};
 use kairoi_proto::Runner;
 use kairoi_test_server::{Clock, JobStatus, TestServer};
 
+/// One test at a time: one counts the sockets of the whole process.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn the_server_takes_any_duration() {
+    let _serial = serial();
     let start = at("2030-01-01 00:00:00");
     let server = TestServer::builder()
         .clock(Clock::Manual(start))
@@ -61,6 +69,7 @@ fn sockets() -> Option<usize> {
 
 #[test]
 fn an_ended_connection_closes_its_socket_at_once() {
+    let _serial = serial();
     let server = TestServer::start().unwrap();
     let Some(before) = sockets() else {
         println!("sockets not counted here (no /proc/self/fd)");
@@ -88,6 +97,7 @@ fn an_ended_connection_closes_its_socket_at_once() {
 
 #[test]
 fn a_peer_that_writes_to_an_ended_connection_is_reset() {
+    let _serial = serial();
     let server = TestServer::start().unwrap();
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream.write_all(b"malformed\n").unwrap();
@@ -115,6 +125,7 @@ fn a_peer_that_writes_to_an_ended_connection_is_reset() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped() {
+    let _serial = serial();
     let server = TestServer::start().unwrap();
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream

@@ -23,7 +23,8 @@ impl<R: Reply> Mux<R> {
         self.link == Link::Down
             && self.reconnects
             && self.closed.is_none()
-            && !self.queue.is_empty()
+            && !self.closing
+            && (!self.queue.is_empty() || self.redial)
             && self.reconnect.backing_off(now).is_none()
     }
 
@@ -39,6 +40,7 @@ impl<R: Reply> Mux<R> {
     pub fn connected(&mut self, now: Instant) {
         self.core = Client::new(self.config);
         self.link = Link::Up;
+        self.redial = false;
         self.eof = false;
         self.failure = None;
         self.reconnect.succeeded();
@@ -69,6 +71,7 @@ impl<R: Reply> Mux<R> {
         self.link = Link::Down;
         self.last_end = Some(cause.clone());
         let again = self.reconnects && self.behaviour == Disconnected::Wait && !self.closing;
+        self.redial = again && !self.ended.is_empty();
         let mut requeued = VecDeque::new();
         for (job, outcome) in std::mem::take(&mut self.ended) {
             if again && outcome == Outcome::NotSent {

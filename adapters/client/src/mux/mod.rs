@@ -139,6 +139,10 @@ pub struct Mux<R> {
     reconnect: Reconnect,
     /// Why the last connection ended.
     last_end: Option<Cause>,
+    /// The last connection ended while it carried requests: connect again
+    /// even with nothing queued, so that a pool comes back whole after a
+    /// restart.
+    redial: bool,
     queue: VecDeque<Submission<R>>,
     /// No queued request's deadline is before this (it may be earlier
     /// than the earliest: it is recomputed when it passes).
@@ -185,6 +189,7 @@ impl<R: Reply> Mux<R> {
             link: Link::Down,
             reconnect: Reconnect::default(),
             last_end: None,
+            redial: false,
             queue: VecDeque::new(),
             queue_deadline: None,
             waiters: HashMap::new(),
@@ -374,7 +379,7 @@ impl<R: Reply> Mux<R> {
 
     /// When [`Mux::handle_timeout`] is due next.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        let waiting = !self.queue.is_empty();
+        let waiting = !self.queue.is_empty() || self.redial;
         let times = match self.link {
             Link::Up => [
                 self.core.poll_timeout(),

@@ -2,8 +2,9 @@
 //! core: [`RequestError`] and [`Cause`] (what happened to a request, and
 //! why its connection ended), [`RetryPolicy`], [`Backoff`] with jitter,
 //! the [`Liveness`] rule, [`Settings`] (one set of option names and
-//! defaults for all three clients), [`ServerAddr`] and the request queue
-//! of one multiplexed connection ([`mux`]).
+//! defaults for all three clients), [`ServerAddr`], and the one request
+//! engine: the slot of a multiplexed connection ([`mux`]) and the feeder
+//! of batches and retries ([`feed`]).
 //!
 //! With the `async` feature it also holds the one async client,
 //! [`Client`], generic over a small [`Runtime`] trait (spawn, timer,
@@ -20,9 +21,22 @@
 //!   completes while the server keeps answering, and the client holds at
 //!   most a window per connection of it at once.
 //! - A connection with active requests from which nothing is read for a
-//!   request timeout is declared dead ([`Cause::Unresponsive`]) and replaced;
-//!   its requests end [`RequestError::Unknown`] or
-//!   [`RequestError::NotSent`].
+//!   request timeout is declared dead ([`Cause::Unresponsive`]) and
+//!   replaced; what it had written ends [`RequestError::Unknown`].
+//! - A request with no connection waits for one, while reconnect attempts
+//!   back off with jitter, until its deadline, then ends
+//!   [`RequestError::NotSent`] with the last connect error; a batch rides
+//!   out a restart, and stops waiting once the server has been unreachable
+//!   for a whole request timeout ([`Disconnected`]).
+//!
+//! # One engine
+//!
+//! [`mux::Mux`] decides the fate of every request of a connection slot
+//! (admission into the window, deadlines, outcomes, the cause of an end,
+//! liveness, when to connect again) and [`feed::Feeder`] feeds every
+//! batch and every retry. Neither does I/O or reads a clock: the async
+//! client drives them from a task per connection, the blocking client of
+//! `kairoi-std` from the caller's thread.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -81,9 +81,7 @@ impl<R: Reply> Mux<R> {
             }
         }
         for job in requeued.into_iter().rev() {
-            if let Some(at) = job.deadline {
-                self.queue_deadline = Some(self.queue_deadline.map_or(at, |d| d.min(at)));
-            }
+            self.note_deadline(job.deadline);
             self.queue.push_front(job);
         }
         if self.closing || !self.reconnects {

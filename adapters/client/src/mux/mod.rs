@@ -227,10 +227,15 @@ impl<R: Reply> Mux<R> {
     }
 
     fn enqueue(&mut self, job: Submission<R>) {
-        if let Some(at) = job.deadline {
+        self.note_deadline(job.deadline);
+        self.queue.push_back(job);
+    }
+
+    /// Keeps the earliest deadline of the queue.
+    fn note_deadline(&mut self, at: Option<Instant>) {
+        if let Some(at) = at {
             self.queue_deadline = Some(self.queue_deadline.map_or(at, |d| d.min(at)));
         }
-        self.queue.push_back(job);
     }
 
     /// Every handle is gone: finish what was submitted, within the close

@@ -201,8 +201,7 @@ impl<R: Runtime> Client<R> {
             .map(|item| Payload::Typed(item.borrow().clone()));
         let feeder = Feeder::new(items, settings.batch_limit(), settings.retry, None);
         let (tx, rx) = async_channel::unbounded();
-        let mut guard = CancelGuard::default();
-        self.feed(feeder, &tx, &rx, on_result, &mut guard).await;
+        self.feed(feeder, &tx, &rx, on_result, None).await;
     }
 
     /// Stops new requests, waits for the active ones (at most the close
@@ -248,8 +247,8 @@ impl<R: Runtime> Client<R> {
         // first.
         let mut guard = CancelGuard::default();
         let (tx, rx) = async_channel::unbounded();
-        self.feed(feeder, &tx, &rx, |_, r| result = Some(r), &mut guard)
-            .await;
+        let record = |_, r| result = Some(r);
+        self.feed(feeder, &tx, &rx, record, Some(&mut guard)).await;
         guard.0 = None;
         // `feed` reports every request exactly once.
         result.unwrap_or(Err(RequestError::NotSent {
@@ -258,15 +257,15 @@ impl<R: Runtime> Client<R> {
     }
 
     /// Runs a feeder to its end: submits what it gives, hands it each
-    /// result, and reports what it says to `on_result`. `guard` names the
-    /// request last submitted.
+    /// result, and reports what it says to `on_result`. `guard`, for a
+    /// single call, names the request last submitted.
     async fn feed<I, F>(
         &self,
         mut feeder: Feeder<I>,
         tx: &Sender<Done>,
         rx: &async_channel::Receiver<Done>,
         mut on_result: F,
-        guard: &mut CancelGuard,
+        mut guard: Option<&mut CancelGuard>,
     ) where
         I: Iterator<Item = Payload>,
         F: FnMut(usize, Result<(), RequestError>),
@@ -276,7 +275,10 @@ impl<R: Runtime> Client<R> {
             while let Some(next) = feeder.next(Instant::now(), connected, connected) {
                 match next {
                     Next::Submit(index, body) => {
-                        guard.0 = self.submit(index, body, feeder.deadline(), tx);
+                        let sent = self.submit(index, body, feeder.deadline(), tx);
+                        if let (Some(guard), Some((commands, ticket))) = (guard.as_mut(), sent) {
+                            guard.0 = Some((commands.clone(), ticket));
+                        }
                     }
                     Next::Report(index, result) => on_result(index, result),
                 }
@@ -310,7 +312,7 @@ impl<R: Runtime> Client<R> {
         body: Payload,
         deadline: Option<Instant>,
         tx: &Sender<Done>,
-    ) -> Option<(Sender<Command>, u64)> {
+    ) -> Option<(&Sender<Command>, u64)> {
         let shared = &self.shared;
         let slot = self.pick();
         let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
@@ -327,7 +329,7 @@ impl<R: Runtime> Client<R> {
             return None;
         }
         match commands.try_send(Command::Send(Box::new(job))) {
-            Ok(()) => Some((commands.clone(), ticket)),
+            Ok(()) => Some((commands, ticket)),
             Err(e) => {
                 if let Command::Send(job) = e.into_inner() {
                     job.reject(Cause::Closed);

@@ -148,7 +148,6 @@ pub struct Mux<R> {
     /// than the earliest: it is recomputed when it passes).
     queue_deadline: Option<Instant>,
     waiters: HashMap<RequestId, Submission<R>>,
-    tickets: HashMap<u64, RequestId>,
     /// Requests ended by the connection's end, answered once its cause is
     /// known.
     ended: Vec<(Submission<R>, Outcome)>,
@@ -193,7 +192,6 @@ impl<R: Reply> Mux<R> {
             queue: VecDeque::new(),
             queue_deadline: None,
             waiters: HashMap::new(),
-            tickets: HashMap::new(),
             ended: Vec::new(),
             closing: false,
             close_deadline: None,
@@ -207,17 +205,16 @@ impl<R: Reply> Mux<R> {
     /// Takes one command from a caller at `now`.
     pub fn handle(&mut self, command: Command<R>, now: Instant) {
         match command {
-            Command::Send(job) if self.closing || self.closed.is_some() => {
-                job.reject(Cause::Closed);
-            }
-            Command::Send(job) => match self.refusal(now) {
-                Some(cause) => job.reject(cause),
-                None => self.enqueue(*job),
-            },
+            Command::Send(job) => self.submit(*job, now),
             Command::Cancel(ticket) => {
                 // A ticket still queued is skipped by `admit`: its reply is
-                // closed.
-                if let Some(id) = self.tickets.remove(&ticket) {
+                // closed. Cancels are rare: a scan of the window is cheaper
+                // than a second map kept for every request.
+                let id = self
+                    .waiters
+                    .iter()
+                    .find_map(|(id, job)| (job.ticket == ticket).then_some(*id));
+                if let Some(id) = id {
                     self.waiters.remove(&id);
                     self.core.cancel(id);
                 }
@@ -226,9 +223,20 @@ impl<R: Reply> Mux<R> {
         }
     }
 
-    fn enqueue(&mut self, job: Submission<R>) {
-        self.note_deadline(job.deadline);
-        self.queue.push_back(job);
+    /// Takes one request at `now` (as [`Command::Send`] does): queued, or
+    /// refused at once when the slot is closing, or with
+    /// [`Disconnected::FailFast`] while the server cannot be reached.
+    pub fn submit(&mut self, job: Submission<R>, now: Instant) {
+        if self.closing || self.closed.is_some() {
+            return job.reject(Cause::Closed);
+        }
+        match self.refusal(now) {
+            Some(cause) => job.reject(cause),
+            None => {
+                self.note_deadline(job.deadline);
+                self.queue.push_back(job);
+            }
+        }
     }
 
     /// Keeps the earliest deadline of the queue.
@@ -285,7 +293,6 @@ impl<R: Reply> Mux<R> {
                     job.deadline = at;
                     job.reply
                         .admitted(id, now.saturating_duration_since(job.queued_at));
-                    self.tickets.insert(job.ticket, id);
                     self.waiters.insert(id, job);
                 }
                 Err(e) => job.finish(Err(RequestError::Invalid(e))),
@@ -345,7 +352,6 @@ impl<R: Reply> Mux<R> {
                     let Some(job) = self.waiters.remove(&id) else {
                         continue;
                     };
-                    self.tickets.remove(&job.ticket);
                     match outcome {
                         // These come only with the end of the connection,
                         // before its cause.
@@ -439,3 +445,6 @@ impl<R: Reply> Mux<R> {
         job.finish(result);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -95,8 +95,7 @@ impl Link {
             },
         };
         self.next_ticket = self.next_ticket.wrapping_add(1);
-        self.mux
-            .handle(mux::Command::Send(Box::new(job)), Instant::now());
+        self.mux.submit(job, Instant::now());
     }
 
     /// The next request that ended, if any.

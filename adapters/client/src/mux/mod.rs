@@ -24,7 +24,7 @@
 //! 6. sleep until [`Mux::next_deadline`], then [`Mux::handle_timeout`].
 //!
 //! What a request does while the slot has no connection is the
-//! [`Disconnected`](crate::Disconnected) setting.
+//! [`Disconnected`] setting.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};

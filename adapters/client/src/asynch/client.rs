@@ -63,6 +63,10 @@ impl<R> Clone for Client<R> {
     }
 }
 
+/// How many results a batch reports at once before it lets other tasks
+/// run.
+const YIELD_EVERY: usize = 4096;
+
 /// Withdraws or abandons the request of a single call whose caller
 /// stopped waiting.
 #[derive(Default)]
@@ -270,6 +274,7 @@ impl<R: Runtime> Client<R> {
         I: Iterator<Item = Payload>,
         F: FnMut(usize, Result<(), RequestError>),
     {
+        let mut reported = 0usize;
         loop {
             let connected = self.is_connected();
             while let Some(next) = feeder.next(Instant::now(), connected, connected) {
@@ -280,7 +285,15 @@ impl<R: Runtime> Client<R> {
                             guard.0 = Some((commands.clone(), ticket));
                         }
                     }
-                    Next::Report(index, result) => on_result(index, result),
+                    Next::Report(index, result) => {
+                        on_result(index, result);
+                        reported += 1;
+                        if reported % YIELD_EVERY == 0 {
+                            // A batch reported at once (the server is
+                            // unreachable) lets other tasks run.
+                            future::yield_now().await;
+                        }
+                    }
                 }
             }
             if feeder.is_done() {

@@ -2,37 +2,6 @@
 //! its own, run once, since they are big and one measures the process's
 //! memory.
 
-use std::net::SocketAddr;
+mod blocking;
 
-use kairoi_std::{Client, Instruction, RequestError};
-use kairoi_suite::restart::{BatchClient, Options};
-
-/// The blocking client under the restart cases.
-struct Blocking(Client);
-
-impl BatchClient for Blocking {
-    fn connect(addr: SocketAddr, options: Options) -> Self {
-        let client = Client::builder()
-            .window(options.window)
-            .connections(options.connections)
-            .request_timeout(options.request_timeout)
-            .retry(options.retry)
-            .connect(addr)
-            .expect("connected");
-        Blocking(client)
-    }
-
-    fn notice_disconnect(&mut self) {
-        // A call reads what arrived on an idle connection before it writes.
-    }
-
-    fn execute_each<I, F>(&mut self, items: I, on_result: F)
-    where
-        I: Iterator<Item = Instruction> + Send,
-        F: FnMut(usize, Result<(), RequestError>),
-    {
-        self.0.execute_each(items, on_result);
-    }
-}
-
-kairoi_suite::restart_suite!(Blocking);
+kairoi_suite::restart_suite!(blocking::Blocking);

@@ -3,6 +3,13 @@
 //! expand [`suite!`] (and [`bulk_suite!`]) with their [`Harness`] in a test
 //! file, so both runtimes pass the same tests.
 //!
+//! The restart cases are written once for every client of the workspace,
+//! the blocking one included, over [`restart::BatchClient`]:
+//! [`restart_suite!`] against a `TestServer`, [`live_restart_suite!`]
+//! against the reference server, which [`reference`](mod@reference)
+//! starts, restarts and reads the log of (for the fidelity test of
+//! `kairoi-test-server` too).
+//!
 //! The cases talk to a real `TestServer` (or a plain socket) over
 //! loopback. They wait on conditions with generous deadlines, never on
 //! fixed sleeps for correctness.
@@ -18,8 +25,10 @@ pub mod bulk;
 pub mod faults;
 pub mod lifecycle;
 pub mod live;
+pub mod live_restart;
 pub mod liveness;
 pub mod pipelining;
+pub mod reference;
 pub mod restart;
 pub mod support;
 
@@ -118,6 +127,22 @@ macro_rules! live_suite {
             live::a_quarter_million_jobs_in_one_batch_all_ok,
             live::a_pool_of_four_keeps_up_with_four_raw_sockets,
         );
+    };
+}
+
+/// Expands to the live restart case ([`live_restart`]) for a
+/// [`restart::BatchClient`], against a reference server it starts and
+/// restarts itself from the binary at `KAIROI_REFERENCE_BIN`. It is
+/// ignored by a plain `cargo test` (which says so), and runs with
+/// `-- --ignored`; without the variable it then fails, naming it.
+#[macro_export]
+macro_rules! live_restart_suite {
+    ($client:ty) => {
+        #[test]
+        #[ignore = "live: needs the reference server's binary at KAIROI_REFERENCE_BIN (see the README)"]
+        fn a_batch_rides_out_a_reference_server_restart() {
+            $crate::live_restart::a_batch_rides_out_a_reference_server_restart::<$client>();
+        }
     };
 }
 

@@ -47,6 +47,11 @@ pub trait BatchClient: Sized {
     where
         I: Iterator<Item = Instruction> + Send,
         F: FnMut(usize, Result<(), RequestError>);
+
+    /// What the figures a case prints call this client.
+    fn name() -> String {
+        std::any::type_name::<Self>().to_owned()
+    }
 }
 
 /// One case at a time: one of them measures the process's memory.
@@ -74,7 +79,7 @@ fn restarter(server: &TestServer, done: &AtomicUsize, at: &[usize], stop: &Atomi
 
 /// Counts results by kind (anything else than the kinds of [`Tally`]
 /// fails the case).
-fn count(t: &mut Tally, r: &Result<(), RequestError>) {
+pub(crate) fn count(t: &mut Tally, r: &Result<(), RequestError>) {
     match r {
         Ok(()) => t.ok += 1,
         Err(e) if e.is_not_sent() => t.not_sent += 1,
@@ -270,5 +275,11 @@ impl<H: Harness> BatchClient for Async<H> {
         F: FnMut(usize, Result<(), RequestError>),
     {
         H::block_on(self.0.execute_each(items, on_result));
+    }
+
+    fn name() -> String {
+        let runtime = std::any::type_name::<H::Rt>();
+        let runtime = runtime.rsplit("::").next().unwrap_or(runtime);
+        format!("async client on {runtime}")
     }
 }

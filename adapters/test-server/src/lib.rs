@@ -168,7 +168,7 @@
 //! | no limit on a message's length or arguments | closes the connection past [`TestServer::default_config`]'s 16 MiB or 4,096 arguments | bounded memory per connection; no real request comes near |
 //! | parses one message per turn of its connection loop (about 100 µs) and, at the end of input, stops parsing | decodes every message it has read, also before the end of input | the same answers at any speed; requests sent just before a client closes its side may be lost by the reference server, never by the `TestServer` |
 //! | between two rules with the same pattern, picks either (hash order) | picks the one set last | deterministic tests |
-//! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and runs at once after a restart | keeps every time right, in memory, also across [`TestServer::restart`] | it has no disk |
+//! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and after a restart runs at once or keeps the server from loading its log (`docs/protocol.md` §3) | keeps every time right, in memory, also across [`TestServer::restart`] | it has no disk |
 //! | runs AMQP runners | records them; their outcome comes from [`TestServer::set_run_outcome`] | no broker in tests |
 //! | — | [faults](Faults), a [manual clock](Clock::Manual), [`ShellRunners::RunCheckingStatus`] | testing what the reference server cannot show |
 

@@ -36,7 +36,6 @@
 //! 200 ms offline), and each step starts right after a tick, found by a
 //! probe connection whose request is answered at the tick.
 
-mod reference;
 mod run;
 mod scenarios;
 mod script;
@@ -47,9 +46,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kairoi_proto::Runner;
+use kairoi_suite::reference::ReferenceServer;
 use kairoi_test_server::{JobStatus, ShellRunners, TestServer};
 
-use reference::Reference;
 use run::{Failed, Server};
 use script::Scenario;
 use transcript::{JobLine, RuleLine};
@@ -113,13 +112,32 @@ impl Server for Embedded {
     }
 }
 
-impl Server for Reference {
+impl Server for ReferenceServer {
     fn addr(&self) -> std::net::SocketAddr {
-        self.addr
+        ReferenceServer::addr(self)
     }
 
     fn state(&self) -> (Vec<JobLine>, Vec<RuleLine>) {
-        Reference::state(self)
+        let state = ReferenceServer::state(self);
+        let jobs = state
+            .jobs
+            .into_iter()
+            .map(|j| JobLine {
+                id: j.id,
+                unix_seconds: j.unix_seconds,
+                status: j.status.name().to_owned(),
+            })
+            .collect();
+        let rules = state
+            .rules
+            .into_iter()
+            .map(|r| RuleLine {
+                id: r.id,
+                pattern: r.pattern,
+                runner: r.runner,
+            })
+            .collect();
+        (jobs, rules)
     }
 }
 
@@ -219,7 +237,7 @@ fn check(scenario: &Scenario, live: Option<&Path>, record: bool) -> Verdict {
         Some(bin) => {
             let start_reference = |dir: &Path| -> Box<dyn Server> {
                 let framerate = (1.0 / LIVE_TICK.as_secs_f64()).round() as u32;
-                Box::new(Reference::start(bin, &dir.join("db"), framerate))
+                Box::new(ReferenceServer::start(bin, &dir.join("db"), framerate))
             };
             let theirs = transcript(scenario, "reference", LIVE_TICK, &start_reference);
             if record {

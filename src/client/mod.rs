@@ -14,7 +14,7 @@ mod receive;
 mod table;
 
 pub use id::RequestId;
-use table::{Slot, Table};
+use table::{Entry, Table};
 
 /// How a request ended. Every request gets exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -267,10 +267,10 @@ impl<I: Copy + Ord> Client<I> {
     /// the request was active.
     pub fn set_deadline(&mut self, id: RequestId, deadline: I) -> bool {
         let slot = match self.table.get(id.0) {
-            Some(Slot::Queued { .. }) => Slot::Queued {
+            Some(Entry::Queued { .. }) => Entry::Queued {
                 deadline: Some(deadline),
             },
-            Some(Slot::Written { .. }) => Slot::Written {
+            Some(Entry::Written { .. }) => Entry::Written {
                 deadline: Some(deadline),
             },
             _ => return false,
@@ -416,8 +416,8 @@ impl<I: Copy + Ord> Client<I> {
             n -= rest;
             self.front_written = 0;
             self.segments.pop_front();
-            if let Some(Slot::Queued { deadline }) = self.table.get(seq) {
-                self.table.set(seq, Slot::Written { deadline });
+            if let Some(Entry::Queued { deadline }) = self.table.get(seq) {
+                self.table.set(seq, Entry::Written { deadline });
             }
         }
     }
@@ -508,7 +508,7 @@ impl<I: Copy + Ord> Client<I> {
             && !self
                 .table
                 .get(self.table.oldest())
-                .is_some_and(|s| s == Slot::Abandoned)
+                .is_some_and(|s| s == Entry::Abandoned)
         {
             return Err(SendError::Stalled {
                 oldest: RequestId(self.table.oldest()),
@@ -556,13 +556,13 @@ impl<I: Copy + Ord> Client<I> {
         self.front_written > 0 && self.segments.front().is_some_and(|&(s, _)| s == seq)
     }
 
-    fn withdraw_or_abandon(&mut self, seq: u64, slot: Slot<I>) -> Cancelled {
-        if matches!(slot, Slot::Queued { .. }) && !self.is_touched(seq) {
+    fn withdraw_or_abandon(&mut self, seq: u64, slot: Entry<I>) -> Cancelled {
+        if matches!(slot, Entry::Queued { .. }) && !self.is_touched(seq) {
             // Its segment is dropped by `compact_transmit`.
-            self.table.set(seq, Slot::Done);
+            self.table.set(seq, Entry::Done);
             Cancelled::Withdrawn
         } else {
-            self.table.set(seq, Slot::Abandoned);
+            self.table.set(seq, Entry::Abandoned);
             Cancelled::Abandoned
         }
     }
@@ -578,7 +578,7 @@ impl<I: Copy + Ord> Client<I> {
         let withdrawn = |table: &Table<I>, seq: u64| {
             !matches!(
                 table.get(seq),
-                Some(Slot::Queued { .. }) | Some(Slot::Abandoned)
+                Some(Entry::Queued { .. }) | Some(Entry::Abandoned)
             )
         };
         if !self
@@ -624,7 +624,7 @@ impl<I: Copy + Ord> Client<I> {
     fn finish(&mut self, error: Option<ConnectionError>) {
         for (seq, slot) in self.table.drain_active() {
             let outcome = match slot {
-                Slot::Written { .. } => Outcome::Unknown,
+                Entry::Written { .. } => Outcome::Unknown,
                 _ => Outcome::NotSent,
             };
             self.events.push_back(Event::Outcome {

@@ -1,7 +1,7 @@
 //! Responses in: matching them to requests and ending those requests.
 
 use super::id::RequestId;
-use super::table::{Lookup, Slot};
+use super::table::{Entry, Lookup};
 use super::{Client, Event, Outcome};
 use crate::error::{ConnectionError, excerpt};
 
@@ -66,17 +66,17 @@ impl<I: Copy + Ord> Client<I> {
                 self.table.get(id.0)
             }
             Lookup::Below if self.table.absorb_forgotten() => return None,
-            Lookup::Below => Some(Slot::Done),
+            Lookup::Below => Some(Entry::Done),
             Lookup::Beyond => None,
         };
         match slot {
             // Handled above.
-            Some(Slot::Written { .. }) => {}
-            Some(Slot::Abandoned) => self.table.set(id.0, Slot::Done),
-            Some(Slot::Done) => self.fail(ConnectionError::DuplicateResponse {
+            Some(Entry::Written { .. }) => {}
+            Some(Entry::Abandoned) => self.table.set(id.0, Entry::Done),
+            Some(Entry::Done) => self.fail(ConnectionError::DuplicateResponse {
                 identifier: excerpt(identifier),
             }),
-            Some(Slot::Queued { .. }) | None => self.fail(ConnectionError::UnmatchedResponse {
+            Some(Entry::Queued { .. }) | None => self.fail(ConnectionError::UnmatchedResponse {
                 identifier: excerpt(identifier),
             }),
         }

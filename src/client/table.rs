@@ -4,7 +4,7 @@ use alloc::collections::VecDeque;
 
 /// The state of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Slot<I> {
+pub(crate) enum Entry<I> {
     /// Queued; its last byte has not been written yet.
     Queued { deadline: Option<I> },
     /// Fully written; waiting for the response.
@@ -16,16 +16,16 @@ pub(crate) enum Slot<I> {
     Done,
 }
 
-impl<I: Copy> Slot<I> {
+impl<I: Copy> Entry<I> {
     pub(crate) fn deadline(&self) -> Option<I> {
         match *self {
-            Slot::Queued { deadline } | Slot::Written { deadline } => deadline,
+            Entry::Queued { deadline } | Entry::Written { deadline } => deadline,
             _ => None,
         }
     }
 
     pub(crate) fn is_active(&self) -> bool {
-        matches!(self, Slot::Queued { .. } | Slot::Written { .. })
+        matches!(self, Entry::Queued { .. } | Entry::Written { .. })
     }
 }
 
@@ -34,7 +34,7 @@ impl<I: Copy> Slot<I> {
 /// allocates nothing in steady state.
 #[derive(Debug)]
 pub(crate) struct Table<I> {
-    slots: VecDeque<Slot<I>>,
+    slots: VecDeque<Entry<I>>,
     base: u64,
     active: usize,
     abandoned: usize,
@@ -86,7 +86,7 @@ impl<I: Copy + Ord> Table<I> {
 
     pub(crate) fn push(&mut self, deadline: Option<I>) -> u64 {
         let seq = self.next_sequence();
-        self.slots.push_back(Slot::Queued { deadline });
+        self.slots.push_back(Entry::Queued { deadline });
         self.active += 1;
         seq
     }
@@ -101,7 +101,7 @@ impl<I: Copy + Ord> Table<I> {
         }
     }
 
-    pub(crate) fn get(&self, seq: u64) -> Option<Slot<I>> {
+    pub(crate) fn get(&self, seq: u64) -> Option<Entry<I>> {
         match self.lookup(seq) {
             Lookup::At(i) => Some(self.slots[i]),
             _ => None,
@@ -109,15 +109,15 @@ impl<I: Copy + Ord> Table<I> {
     }
 
     /// Sets a request's state, keeping the counters right.
-    pub(crate) fn set(&mut self, seq: u64, slot: Slot<I>) {
+    pub(crate) fn set(&mut self, seq: u64, slot: Entry<I>) {
         let Lookup::At(i) = self.lookup(seq) else {
             return;
         };
         let old = core::mem::replace(&mut self.slots[i], slot);
         self.active -= usize::from(old.is_active());
         self.active += usize::from(slot.is_active());
-        self.abandoned -= usize::from(old == Slot::Abandoned);
-        self.abandoned += usize::from(slot == Slot::Abandoned);
+        self.abandoned -= usize::from(old == Entry::Abandoned);
+        self.abandoned += usize::from(slot == Entry::Abandoned);
         self.pop_done();
     }
 
@@ -125,11 +125,11 @@ impl<I: Copy + Ord> Table<I> {
     /// `Written`.
     #[inline]
     pub(crate) fn is_written(&self, i: usize) -> bool {
-        matches!(self.slots.get(i), Some(Slot::Written { .. }))
+        matches!(self.slots.get(i), Some(Entry::Written { .. }))
     }
 
     /// Ends the written request at index `i` (from [`Table::lookup`]): the
-    /// same as `set(seq, Slot::Done)` for a `Written` slot, on the path of
+    /// same as `set(seq, Entry::Done)` for a `Written` slot, on the path of
     /// every response.
     #[inline(always)]
     pub(crate) fn finish_written(&mut self, i: usize) {
@@ -139,14 +139,14 @@ impl<I: Copy + Ord> Table<I> {
             self.base += 1;
             self.pop_done();
         } else {
-            self.slots[i] = Slot::Done;
+            self.slots[i] = Entry::Done;
         }
     }
 
     /// Pops finished requests from the front.
     #[inline(always)]
     fn pop_done(&mut self) {
-        while let Some(Slot::Done) = self.slots.front() {
+        while let Some(Entry::Done) = self.slots.front() {
             self.slots.pop_front();
             self.base += 1;
         }
@@ -165,12 +165,12 @@ impl<I: Copy + Ord> Table<I> {
     /// Drops abandoned requests from the front until the table spans fewer
     /// than `max_span` sequence numbers, or the front is active.
     pub(crate) fn trim(&mut self, max_span: usize) {
-        while self.slots.len() >= max_span && self.slots.front() == Some(&Slot::Abandoned) {
+        while self.slots.len() >= max_span && self.slots.front() == Some(&Entry::Abandoned) {
             self.slots.pop_front();
             self.base += 1;
             self.abandoned -= 1;
             self.forgotten += 1;
-            while self.slots.front() == Some(&Slot::Done) {
+            while self.slots.front() == Some(&Entry::Done) {
                 self.slots.pop_front();
                 self.base += 1;
             }
@@ -178,7 +178,7 @@ impl<I: Copy + Ord> Table<I> {
     }
 
     /// Empties the table, yielding every active request in order.
-    pub(crate) fn drain_active(&mut self) -> impl Iterator<Item = (u64, Slot<I>)> + '_ {
+    pub(crate) fn drain_active(&mut self) -> impl Iterator<Item = (u64, Entry<I>)> + '_ {
         let base = self.base;
         self.base += self.slots.len() as u64;
         self.active = 0;

@@ -10,7 +10,7 @@ use async_channel::Sender;
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
-use super::reply::{Command, Done, Reply};
+use super::reply::{ChannelReply, Command, Done};
 use super::slot::{self, Slot};
 use super::{ClientBuilder, Runtime, sleep_until};
 use crate::feed::{Feeder, Next};
@@ -334,7 +334,7 @@ impl<R: Runtime> Client<R> {
             body,
             queued_at: Instant::now(),
             deadline,
-            reply: Reply::new(tx.clone(), index, &slot.load),
+            reply: ChannelReply::new(tx.clone(), index, &slot.load),
         };
         let commands = slot.commands();
         if self.is_closed() {

@@ -16,7 +16,7 @@ use futures_lite::future::Boxed;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use super::Timer;
-use super::reply::{Command, Reply};
+use super::reply::{ChannelReply, Command};
 use super::slot::Connector;
 use crate::Cause;
 use crate::mux::Mux;
@@ -34,7 +34,7 @@ pub(crate) struct Driver<T, S> {
     connect: Connector<T>,
     attempt: Option<Boxed<Result<T, Cause>>>,
     live: Arc<AtomicBool>,
-    mux: Mux<Reply>,
+    mux: Mux<ChannelReply>,
     commands: Pin<Box<Receiver<Command>>>,
     commands_open: bool,
     read_buf: Box<[u8]>,
@@ -46,7 +46,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin, S: Timer> Driver<T, S> {
     pub(crate) fn new(
         io: Option<T>,
         connect: Connector<T>,
-        mux: Mux<Reply>,
+        mux: Mux<ChannelReply>,
         commands: Receiver<Command>,
         timer: S,
         live: Arc<AtomicBool>,

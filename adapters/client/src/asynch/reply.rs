@@ -14,7 +14,7 @@ use crate::mux::Payload;
 use crate::{Cause, RequestError, mux};
 
 /// A command to a driver.
-pub(crate) type Command = mux::Command<Reply>;
+pub(crate) type Command = mux::Command<ChannelReply>;
 
 /// A request's end as its call receives it: the input position, the
 /// result, and the body when the driver gave it back (for a resend).
@@ -25,7 +25,7 @@ pub(crate) type Done = (usize, Result<(), RequestError>, Option<Payload>);
 /// dropped: queued, written, or waiting for the cause of the connection's
 /// end.
 #[derive(Debug)]
-pub(crate) struct Reply {
+pub(crate) struct ChannelReply {
     /// Taken by [`mux::Reply::deliver`]; still here when the reply is
     /// dropped undelivered (its driver gone abnormally).
     tx: Option<Sender<Done>>,
@@ -36,9 +36,9 @@ pub(crate) struct Reply {
     sent_at: Option<Instant>,
 }
 
-impl Reply {
+impl ChannelReply {
     pub(crate) fn new(tx: Sender<Done>, index: usize, load: &Arc<AtomicUsize>) -> Self {
-        Reply {
+        ChannelReply {
             tx: Some(tx),
             index,
             load: Some(Load::new(load)),
@@ -53,7 +53,7 @@ impl Reply {
     }
 }
 
-impl mux::Reply for Reply {
+impl mux::Reply for ChannelReply {
     fn is_closed(&self) -> bool {
         self.tx.as_ref().is_none_or(Sender::is_closed)
     }
@@ -84,7 +84,7 @@ impl mux::Reply for Reply {
     }
 }
 
-impl Drop for Reply {
+impl Drop for ChannelReply {
     /// A reply dropped undelivered (its driver ended abnormally) still
     /// gives its caller an outcome: the request may have been written.
     fn drop(&mut self) {

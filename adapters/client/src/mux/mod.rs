@@ -35,7 +35,7 @@ use crate::liveness::Liveness;
 use crate::time::deadline;
 use crate::{Backoff, Cause, Disconnected, Reconnect, RequestError, Settings};
 
-mod link;
+mod lifecycle;
 
 /// What a request sends: a typed instruction, or raw arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,7 @@ pub enum Command<R> {
 
 /// Whether the slot has a transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
+enum Transport {
     Down,
     Connecting,
     Up,
@@ -135,7 +135,7 @@ pub struct Mux<R> {
     /// Whether a new connection may replace one that ended.
     reconnects: bool,
     core: Client<Instant>,
-    link: Link,
+    transport: Transport,
     reconnect: Reconnect,
     /// Why the last connection ended.
     last_end: Option<Cause>,
@@ -162,7 +162,7 @@ pub struct Mux<R> {
 impl<R> std::fmt::Debug for Mux<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mux")
-            .field("link", &self.link)
+            .field("transport", &self.transport)
             .field("queued", &self.queue.len())
             .field("waiting", &self.waiters.len())
             .field("closing", &self.closing)
@@ -185,7 +185,7 @@ impl<R: Reply> Mux<R> {
             behaviour: settings.disconnected,
             reconnects,
             core: Client::new(settings.config),
-            link: Link::Down,
+            transport: Transport::Down,
             reconnect: Reconnect::default(),
             last_end: None,
             redial: false,
@@ -266,7 +266,7 @@ impl<R: Reply> Mux<R> {
     /// caller's deadline, if earlier); drops those whose caller left. With
     /// no connection, ends the requests that stop waiting for one.
     pub fn admit(&mut self, now: Instant) {
-        if self.link != Link::Up {
+        if self.transport != Transport::Up {
             self.expire(now);
             return;
         }
@@ -316,7 +316,7 @@ impl<R: Reply> Mux<R> {
 
     /// Whether reading is still useful: connected, no end of stream yet.
     pub fn wants_read(&self) -> bool {
-        self.link == Link::Up && !self.eof && !self.core.is_closed()
+        self.transport == Transport::Up && !self.eof && !self.core.is_closed()
     }
 
     /// Takes bytes read from the transport at `now`.
@@ -334,7 +334,7 @@ impl<R: Reply> Mux<R> {
     /// Ends the connection now: every request on it ends, with this as the
     /// cause (a transport error, or the liveness rule).
     pub fn fail(&mut self, cause: Cause) {
-        if self.link == Link::Up && !self.core.is_closed() {
+        if self.transport == Transport::Up && !self.core.is_closed() {
             self.failure = Some(cause);
             self.core.abort();
         }
@@ -370,7 +370,7 @@ impl<R: Reply> Mux<R> {
                 _ => {}
             }
         }
-        if progress && self.link == Link::Up {
+        if progress && self.transport == Transport::Up {
             self.liveness.watch(now, &self.core);
         }
         progress
@@ -391,15 +391,15 @@ impl<R: Reply> Mux<R> {
     /// When [`Mux::handle_timeout`] is due next.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         let waiting = !self.queue.is_empty() || self.redial;
-        let times = match self.link {
-            Link::Up => [
+        let times = match self.transport {
+            Transport::Up => [
                 self.core.poll_timeout(),
                 self.liveness.deadline(),
                 self.close_deadline,
                 self.queue_deadline,
             ],
-            Link::Connecting => [self.queue_deadline, self.close_deadline, None, None],
-            Link::Down => {
+            Transport::Connecting => [self.queue_deadline, self.close_deadline, None, None],
+            Transport::Down => {
                 // The next attempt; and, if the server becomes unreachable
                 // before it, that instant, when batch requests stop
                 // waiting.
@@ -418,7 +418,7 @@ impl<R: Reply> Mux<R> {
     /// broke the liveness rule, aborts a close that took too long, and
     /// ends the requests that stop waiting for a connection.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.link == Link::Up {
+        if self.transport == Transport::Up {
             self.core.handle_timeout(now);
             if let Some(waited) = self.liveness.expired(now) {
                 self.fail(Cause::Unresponsive { waited });

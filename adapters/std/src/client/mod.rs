@@ -14,14 +14,14 @@ use kairoi_client::{InOrder, ServerAddr, Settings};
 use kairoi_proto::Instruction;
 
 mod builder;
-mod link;
 mod pool;
+mod slot;
 mod socket;
 
 pub use builder::ClientBuilder;
 pub use kairoi_client::RetryPolicy;
 
-use link::Link;
+use slot::Slot;
 
 use crate::{Cause, RequestError};
 
@@ -67,7 +67,7 @@ use crate::{Cause, RequestError};
 pub struct Client {
     target: ServerAddr,
     settings: Settings,
-    links: Vec<Link>,
+    slots: Vec<Slot>,
 }
 
 impl Client {
@@ -85,24 +85,24 @@ impl Client {
     pub(crate) fn open(target: ServerAddr, settings: Settings) -> io::Result<Client> {
         settings.check()?;
         let count = settings.connections.max(1);
-        let mut links: Vec<Link> = (0..count).map(|_| Link::new(&settings)).collect();
-        links[0].open(&target, &settings)?;
+        let mut slots: Vec<Slot> = (0..count).map(|_| Slot::new(&settings)).collect();
+        slots[0].open(&target, &settings)?;
         Ok(Client {
             target,
             settings,
-            links,
+            slots,
         })
     }
 
     /// Whether the client holds an open connection now (it reconnects on
     /// the next call otherwise).
     pub fn is_connected(&self) -> bool {
-        self.links.iter().any(Link::is_up)
+        self.slots.iter().any(Slot::is_up)
     }
 
     /// The server address of the first open connection.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match self.links.iter().find_map(Link::socket) {
+        match self.slots.iter().find_map(Slot::socket) {
             Some(socket) => socket.peer_addr(),
             None => Err(io::ErrorKind::NotConnected.into()),
         }
@@ -194,7 +194,7 @@ impl Client {
         I: Iterator<Item = Payload> + Send,
     {
         let (target, settings) = (&self.target, &self.settings);
-        pool::run(&mut self.links, target, settings, feeder, spread, on_result);
+        pool::run(&mut self.slots, target, settings, feeder, spread, on_result);
     }
 
     /// Closes every connection. Requests are all finished between calls,
@@ -202,8 +202,8 @@ impl Client {
     /// longer awaited.
     pub fn close(mut self) -> io::Result<()> {
         let mut result = Ok(());
-        for link in &mut self.links {
-            if let Some(socket) = link.take_socket() {
+        for slot in &mut self.slots {
+            if let Some(socket) = slot.take_socket() {
                 result = result.and(socket.shutdown());
             }
         }

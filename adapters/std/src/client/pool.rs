@@ -10,7 +10,7 @@ use kairoi_client::feed::{Feeder, Next};
 use kairoi_client::mux::Payload;
 use kairoi_client::{ServerAddr, Settings};
 
-use super::link::Link;
+use super::slot::Slot;
 use crate::RequestError;
 
 /// Where the results of a call go.
@@ -41,11 +41,11 @@ impl<I> Call<'_, I> {
     }
 }
 
-/// Runs `feeder` to its end over `links`, every result to `on_result` in
+/// Runs `feeder` to its end over `slots`, every result to `on_result` in
 /// the caller's thread. With `spread`, each slot has a thread of its own;
 /// else the call runs on one slot, an open one if there is any.
 pub(crate) fn run<I>(
-    links: &mut [Link],
+    slots: &mut [Slot],
     target: &ServerAddr,
     settings: &Settings,
     feeder: Feeder<I>,
@@ -54,25 +54,25 @@ pub(crate) fn run<I>(
 ) where
     I: Iterator<Item = Payload> + Send,
 {
-    for link in links.iter_mut() {
-        link.refresh();
+    for slot in slots.iter_mut() {
+        slot.refresh();
     }
     let call = Call {
         feeder: Mutex::new(feeder),
-        up: AtomicUsize::new(links.iter().filter(|l| l.is_up()).count()),
+        up: AtomicUsize::new(slots.iter().filter(|l| l.is_up()).count()),
         target,
         settings,
     };
-    if !spread || links.len() == 1 {
-        let open = links.iter().position(Link::is_up).unwrap_or(0);
-        return drive(&mut links[open], &call, on_result);
+    if !spread || slots.len() == 1 {
+        let open = slots.iter().position(Slot::is_up).unwrap_or(0);
+        return drive(&mut slots[open], &call, on_result);
     }
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
-        for link in links.iter_mut() {
+        for slot in slots.iter_mut() {
             let (tx, call) = (tx.clone(), &call);
             scope.spawn(move || {
-                drive(link, call, &mut |i, r| {
+                drive(slot, call, &mut |i, r| {
                     let _ = tx.send((i, r));
                 })
             });
@@ -87,21 +87,21 @@ pub(crate) fn run<I>(
 
 /// Drives one slot until the call's feeder is done: takes requests while
 /// the window has room, turns the engine, and hands each result back.
-fn drive<I>(link: &mut Link, call: &Call<'_, I>, out: &mut Out<'_>)
+fn drive<I>(slot: &mut Slot, call: &Call<'_, I>, out: &mut Out<'_>)
 where
     I: Iterator<Item = Payload>,
 {
     let window = call.settings.window();
-    let mut up = link.is_up();
+    let mut up = slot.is_up();
     loop {
         let (done, retry) = {
             let mut feeder = call.feeder();
             let (now, connected) = (Instant::now(), call.connected());
-            while link.mux.load() < window {
-                let may_pull = link.is_up() || link.mux.load() == 0;
+            while slot.mux.load() < window {
+                let may_pull = slot.is_up() || slot.mux.load() == 0;
                 match feeder.next(now, connected, may_pull) {
                     Some(Next::Submit(index, body)) => {
-                        link.submit(index, body, feeder.deadline());
+                        slot.submit(index, body, feeder.deadline());
                     }
                     Some(Next::Report(index, result)) => out(index, result),
                     None => break,
@@ -112,19 +112,19 @@ where
         if done {
             return;
         }
-        let wake = match link.mux.load() {
+        let wake = match slot.mux.load() {
             0 => Some(Instant::now() + IDLE),
             _ => retry,
         };
-        link.turn(call.target, call.settings, wake);
-        if link.is_up() != up {
-            up = link.is_up();
+        slot.turn(call.target, call.settings, wake);
+        if slot.is_up() != up {
+            up = slot.is_up();
             match up {
                 true => call.up.fetch_add(1, Ordering::Relaxed),
                 false => call.up.fetch_sub(1, Ordering::Relaxed),
             };
         }
-        while let Some((index, result, body)) = link.finished() {
+        while let Some((index, result, body)) = slot.finished() {
             let reported =
                 call.feeder()
                     .complete(Instant::now(), call.connected(), index, result, body);

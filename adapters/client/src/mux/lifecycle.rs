@@ -7,20 +7,20 @@ use std::time::Instant;
 
 use kairoi_proto::{Client, Outcome};
 
-use super::{Link, Mux, Reply, Submission};
+use super::{Mux, Reply, Submission, Transport};
 use crate::liveness::Liveness;
 use crate::{Cause, Disconnected, RequestError};
 
 impl<R: Reply> Mux<R> {
     /// Whether a transport is attached.
     pub fn is_up(&self) -> bool {
-        self.link == Link::Up
+        self.transport == Transport::Up
     }
 
     /// Whether the driver should start a connection attempt at `now`:
     /// there is no connection, requests wait for one, and no backoff runs.
     pub fn wants_connect(&self, now: Instant) -> bool {
-        self.link == Link::Down
+        self.transport == Transport::Down
             && self.reconnects
             && self.closed.is_none()
             && !self.closing
@@ -30,8 +30,8 @@ impl<R: Reply> Mux<R> {
 
     /// A connection attempt started.
     pub fn connecting(&mut self) {
-        if self.link == Link::Down {
-            self.link = Link::Connecting;
+        if self.transport == Transport::Down {
+            self.transport = Transport::Connecting;
         }
     }
 
@@ -39,7 +39,7 @@ impl<R: Reply> Mux<R> {
     /// window, takes the queued requests.
     pub fn connected(&mut self, now: Instant) {
         self.core = Client::new(self.config);
-        self.link = Link::Up;
+        self.transport = Transport::Up;
         self.redial = false;
         self.eof = false;
         self.failure = None;
@@ -50,7 +50,7 @@ impl<R: Reply> Mux<R> {
 
     /// A connection attempt failed at `now`: the next one backs off.
     pub fn connect_failed(&mut self, now: Instant, cause: Cause) {
-        self.link = Link::Down;
+        self.transport = Transport::Down;
         self.reconnect.failed(now, &self.backoff, cause.clone());
         if self.behaviour == Disconnected::FailFast {
             self.reject_queue(
@@ -68,7 +68,7 @@ impl<R: Reply> Mux<R> {
     /// slot waits for one, else ends `NotSent`.
     pub(super) fn connection_ended(&mut self, now: Instant, cause: Cause) {
         tracing::debug!(%cause, "connection ended");
-        self.link = Link::Down;
+        self.transport = Transport::Down;
         self.last_end = Some(cause.clone());
         let again = self.reconnects && self.behaviour == Disconnected::Wait && !self.closing;
         self.redial = again && !self.ended.is_empty();
@@ -102,7 +102,7 @@ impl<R: Reply> Mux<R> {
     /// with [`Disconnected::FailFast`], while there is no connection and
     /// the backoff after a failed attempt runs.
     pub(super) fn refusal(&self, now: Instant) -> Option<Cause> {
-        if self.link != Link::Down || self.behaviour != Disconnected::FailFast {
+        if self.transport != Transport::Down || self.behaviour != Disconnected::FailFast {
             return None;
         }
         self.reconnect.backing_off(now).cloned()
@@ -113,7 +113,7 @@ impl<R: Reply> Mux<R> {
     /// closes; and the requests of batches (which have no deadline of
     /// their own) once the server is unreachable and no attempt is due.
     pub(super) fn expire(&mut self, now: Instant) {
-        let down = self.link == Link::Down;
+        let down = self.transport == Transport::Down;
         if down && self.closing && self.closed.is_none() {
             self.closed = Some(self.wait_cause());
         }
@@ -127,7 +127,7 @@ impl<R: Reply> Mux<R> {
         }
         let cause = self.wait_cause();
         let timeout = self.request_timeout.unwrap_or_default();
-        let up = self.link == Link::Up;
+        let up = self.transport == Transport::Up;
         self.reject_queue(
             |job| match job.deadline {
                 Some(d) => all || d <= now,

@@ -23,12 +23,12 @@ type Finished = Arc<Mutex<VecDeque<Done>>>;
 
 /// The way back from the engine to the call that sent a request.
 #[derive(Debug)]
-pub(crate) struct Reply {
+pub(crate) struct QueueReply {
     finished: Finished,
     index: usize,
 }
 
-impl mux::Reply for Reply {
+impl mux::Reply for QueueReply {
     fn is_closed(&self) -> bool {
         false
     }
@@ -42,16 +42,16 @@ impl mux::Reply for Reply {
 /// One connection slot: reconnects when its requests need it, with
 /// backoff and jitter after failed attempts.
 #[derive(Debug)]
-pub(crate) struct Link {
-    pub(crate) mux: Mux<Reply>,
+pub(crate) struct Slot {
+    pub(crate) mux: Mux<QueueReply>,
     socket: Option<Socket>,
     finished: Finished,
     next_ticket: u64,
 }
 
-impl Link {
+impl Slot {
     pub(crate) fn new(settings: &Settings) -> Self {
-        Link {
+        Slot {
             mux: Mux::new(settings, true),
             socket: None,
             finished: Finished::default(),
@@ -82,14 +82,14 @@ impl Link {
     }
 
     /// Hands a request to the engine; its end comes back through
-    /// [`Link::finished`].
+    /// [`Slot::finished`].
     pub(crate) fn submit(&mut self, index: usize, body: Payload, deadline: Option<Instant>) {
         let job = Submission {
             ticket: self.next_ticket,
             body,
             queued_at: Instant::now(),
             deadline,
-            reply: Reply {
+            reply: QueueReply {
                 finished: self.finished.clone(),
                 index,
             },

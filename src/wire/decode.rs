@@ -4,27 +4,14 @@ use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 use core::ops::Range;
 
-use super::scan;
-use super::whole::{Stopped, whole_message};
+use super::scan::{self, Scan, Stopped};
+use super::whole::whole_message;
 use crate::config::Config;
 use crate::error::DecodeError;
 use crate::text::Text;
 
 /// The least a growing receive buffer reserves.
 const MIN_RESERVE: usize = 8 * 1024;
-
-/// Where the scanner stands inside the current message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scan {
-    /// Between arguments (or before the first one): skipping spaces.
-    Between,
-    /// Inside a simple (unquoted) argument.
-    Simple,
-    /// Inside a universal (quoted) argument.
-    Quoted,
-    /// Right after a backslash inside a universal argument.
-    Escape,
-}
 
 /// A resumable decoder of KCP messages.
 ///

@@ -1,4 +1,5 @@
-//! Finding delimiters fast, without `unsafe`.
+//! The scanning vocabulary of the decoder: where a resumable scan stands
+//! ([`Scan`], [`Stopped`]), and finding delimiters fast, without `unsafe`.
 //!
 //! Arguments are short (identifiers, statuses, job names, dates), where a
 //! `memchr` call costs more in setup than the scan itself. These searches
@@ -9,6 +10,36 @@
 
 use memchr::{memchr2, memchr3};
 
+/// Where the scanner stands inside the current message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// Between arguments (or before the first one): skipping spaces.
+    Between,
+    /// Inside a simple (unquoted) argument.
+    Simple,
+    /// Inside a universal (quoted) argument.
+    Quoted,
+    /// Right after a backslash inside a universal argument.
+    Escape,
+}
+
+/// Where [`whole_message`](super::whole::whole_message) stopped without
+/// finding the end of the message.
+pub(crate) struct Stopped {
+    /// The scanner's state at `pos`.
+    pub(crate) scan: Scan,
+    /// The next byte to scan.
+    pub(crate) pos: usize,
+    /// The write cursor of the universal argument being read.
+    pub(crate) write: usize,
+    /// Where the argument being read starts.
+    pub(crate) arg_start: usize,
+    /// The argument bytes seen so far, OR-ed together with a few bytes
+    /// around them: a high bit set here only costs a UTF-8 check.
+    pub(crate) seen: u64,
+}
+
+/// The low bit of every byte.
 pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
 /// The high bit of every byte: a byte is ASCII when its high bit is clear.
 pub(crate) const HI: u64 = 0x8080_8080_8080_8080;

@@ -12,23 +12,7 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::decode::Scan;
-use super::scan::{HI, LO};
-
-/// Where [`whole_message`] stopped without finding the end of the message.
-pub(crate) struct Stopped {
-    /// The scanner's state at `pos`.
-    pub(crate) scan: Scan,
-    /// The next byte to scan.
-    pub(crate) pos: usize,
-    /// The write cursor of the universal argument being read.
-    pub(crate) write: usize,
-    /// Where the argument being read starts.
-    pub(crate) arg_start: usize,
-    /// The argument bytes seen so far, OR-ed together with a few bytes
-    /// around them: a high bit set here only costs a UTF-8 check.
-    pub(crate) seen: u64,
-}
+use super::scan::{HI, LO, Scan, Stopped};
 
 /// `0x80` in every byte of `word` below `#` (0x22 and under: the space,
 /// the quote, the line feed, `!` and control bytes), `0` in every other

@@ -19,7 +19,7 @@ fn drain(client: &mut Client, first: u64, last: u64, responses: &mut Vec<u8>) {
     client.consume_transmit(n);
     responses.clear();
     for seq in first..=last {
-        corpus::base36(seq, responses);
+        corpus::write_id(seq, responses);
         responses.extend_from_slice(b" OK\n");
     }
     client.receive(responses);

@@ -3,7 +3,7 @@
 //! bytes whole or one byte at a time, two clients must report exactly the
 //! same events, whatever the responses hold.
 
-use kairoi_proto::{Client, Config, Event};
+use kairoi_proto::{Client, Config, Event, RequestId};
 
 /// A small deterministic generator.
 struct XorShift(u64);
@@ -21,24 +21,9 @@ impl XorShift {
     }
 }
 
-/// The wire identifier of request `n` (base 36).
-fn base36(mut n: u64) -> String {
-    let mut digits = Vec::new();
-    loop {
-        let d = (n % 36) as u8;
-        digits.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    String::from_utf8(digits).unwrap()
-}
-
 /// One response line, usually well-formed, sometimes not.
 fn response(rng: &mut XorShift, sent: u64) -> String {
-    let id = base36(rng.next() % (sent + 4));
+    let id = RequestId::from_sequence(rng.next() % (sent + 4)).to_string();
     let status = ["OK", "ERROR", "OK", "ERROR", "FAIL", "ok"][rng.below(6)];
     match rng.below(24) {
         0 => format!("{id}  {status}\n"),

@@ -50,20 +50,11 @@ impl Rng {
     }
 }
 
-/// The client's base-36 wire form of the sequence number `n`.
-pub fn base36(mut n: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 13];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        let d = (n % 36) as u8;
-        digits[i] = if d < 10 { b'0' + d } else { b'a' + d - 10 };
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
+/// The client's wire form of the request with sequence number `n`.
+pub fn write_id(n: u64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    // Writing to a `Vec` cannot fail.
+    let _ = write!(out, "{}", kairoi_proto::RequestId::from_sequence(n));
 }
 
 /// The responses corpus: `count` responses to requests `0..count`, 10 %
@@ -72,7 +63,7 @@ pub fn responses(count: usize) -> Vec<u8> {
     let mut rng = Rng::new();
     let mut out = Vec::with_capacity(count * 10);
     for n in 0..count {
-        base36(n as u64, &mut out);
+        write_id(n as u64, &mut out);
         if rng.below(10) == 0 {
             out.extend_from_slice(b" ERROR\n");
         } else {

@@ -19,6 +19,20 @@ impl RequestId {
         self.0
     }
 
+    /// The identifier of the request with this sequence number on its
+    /// connection: the client numbers requests from 0, so a test, a
+    /// benchmark or a peer can tell which wire identifier the `n`-th
+    /// request carries (its [`Display`](fmt::Display) form).
+    ///
+    /// ```
+    /// use kairoi_proto::RequestId;
+    /// assert_eq!(RequestId::from_sequence(35).to_string(), "z");
+    /// assert_eq!(RequestId::from_sequence(36).sequence(), 36);
+    /// ```
+    pub fn from_sequence(sequence: u64) -> RequestId {
+        RequestId(sequence)
+    }
+
     /// Writes the wire form into `buf`, returning the used tail.
     pub(crate) fn encode(self, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
         let mut n = self.0;

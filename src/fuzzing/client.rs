@@ -181,7 +181,7 @@ impl Session {
                 let seq = self.issued.len() as u64 + u64::from(word(u));
                 self.bad_input = true;
                 self.client
-                    .receive(format!("{} OK\n", base36(seq)).as_bytes());
+                    .receive(format!("{} OK\n", RequestId::from_sequence(seq)).as_bytes());
             }
             op::RECEIVE => {
                 let raw = bytes(u);
@@ -462,19 +462,4 @@ impl Session {
             assert!(!self.client.can_send());
         }
     }
-}
-
-/// The wire form of a request sequence number.
-fn base36(mut n: u64) -> String {
-    let mut digits = Vec::new();
-    loop {
-        let d = (n % 36) as u8;
-        digits.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
 }

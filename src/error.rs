@@ -185,6 +185,21 @@ pub enum EncodeError {
     },
 }
 
+impl From<EncodeError> for SendError {
+    /// A request the encoder refused: a body with no argument is
+    /// [`SendError::EmptyBody`] (the identifier is the message's first
+    /// argument).
+    fn from(e: EncodeError) -> SendError {
+        match e {
+            EncodeError::TooFewArguments { .. } => SendError::EmptyBody,
+            EncodeError::TooManyArguments { count, limit } => {
+                SendError::TooManyArguments { count, limit }
+            }
+            EncodeError::MessageTooLong { len, limit } => SendError::MessageTooLong { len, limit },
+        }
+    }
+}
+
 /// Why a response could not be queued by a [`Server`](crate::Server).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use core::cmp::Reverse;
 
 use crate::config::Config;
-use crate::error::{ConnectionError, EncodeError, SendError};
+use crate::error::{ConnectionError, SendError};
 use crate::instruction::Instruction;
 use crate::wire::{Decoder, encode_message_checked, transmit};
 
@@ -250,16 +250,8 @@ impl<I: Copy + Ord> Client<I> {
         let id = RequestId(self.table.next_sequence()).encode(&mut buf);
         let args = core::iter::once(Arg::Id(id)).chain(body.into_iter().map(Arg::Body));
         let start = self.tx.len();
-        match encode_message_checked(&mut self.tx, args, &self.config) {
-            Ok(_) => self.commit(start),
-            Err(EncodeError::TooFewArguments { .. }) => Err(SendError::EmptyBody),
-            Err(EncodeError::TooManyArguments { count, limit }) => {
-                Err(SendError::TooManyArguments { count, limit })
-            }
-            Err(EncodeError::MessageTooLong { len, limit }) => {
-                Err(SendError::MessageTooLong { len, limit })
-            }
-        }
+        encode_message_checked(&mut self.tx, args, &self.config)?;
+        self.commit(start)
     }
 
     /// Gives an active request a deadline; [`Client::handle_timeout`] at or

@@ -58,25 +58,10 @@ pub enum CodecError {
     /// The peer sent bytes that are not a valid message.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// A message to encode has fewer than two arguments.
-    #[error("message with {0} argument(s), at least 2 required")]
-    TooFewArguments(usize),
-    /// A message to encode has more arguments than allowed.
-    #[error("message with {count} arguments, more than the limit of {limit}")]
-    TooManyArguments {
-        /// The message's argument count.
-        count: usize,
-        /// The configured limit.
-        limit: usize,
-    },
-    /// A message to encode is longer than allowed.
-    #[error("message of {len} bytes, longer than the limit of {limit} bytes")]
-    TooLong {
-        /// The encoded length.
-        len: usize,
-        /// The configured limit.
-        limit: usize,
-    },
+    /// A message to encode breaks a limit (too few or too many arguments,
+    /// too long); nothing was written.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
     /// The transport failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -117,20 +102,8 @@ where
 
     fn encode(&mut self, item: I, dst: &mut BytesMut) -> Result<(), CodecError> {
         let args = item.into_iter().map(Utf8);
-        match encode_message_checked(dst, args, &self.config) {
-            Ok(_) => Ok(()),
-            Err(EncodeError::TooFewArguments { count }) => Err(CodecError::TooFewArguments(count)),
-            Err(EncodeError::TooManyArguments { count, limit }) => {
-                Err(CodecError::TooManyArguments { count, limit })
-            }
-            Err(EncodeError::MessageTooLong { len, limit }) => {
-                Err(CodecError::TooLong { len, limit })
-            }
-            Err(e) => Err(CodecError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                e,
-            ))),
-        }
+        encode_message_checked(dst, args, &self.config)?;
+        Ok(())
     }
 }
 

@@ -68,7 +68,9 @@ pub type Client = kairoi_client::Client<Tokio>;
 /// The settings of a [`Client`]: see [`kairoi_client::ClientBuilder`].
 pub type ClientBuilder = kairoi_client::ClientBuilder<Tokio>;
 
-pub use kairoi_client::{Backoff, Cause, RequestError, RetryPolicy, ServerAddr, Settings};
+pub use kairoi_client::{
+    Backoff, Cause, Disconnected, RequestError, RetryPolicy, ServerAddr, Settings,
+};
 pub use kairoi_proto::{Config, DateTime, Instruction, Runner, Text};
 
 /// The README's example compiles.

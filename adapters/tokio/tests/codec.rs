@@ -1,6 +1,7 @@
 //! The tokio-util codec against the TestServer, in a `Framed` stack.
 
 use futures_util::{SinkExt, StreamExt};
+use kairoi_proto::EncodeError;
 use kairoi_test_server::TestServer;
 use kairoi_tokio::codec::{CodecError, KcpCodec};
 use tokio::net::TcpStream;
@@ -38,12 +39,17 @@ async fn the_encoder_refuses_what_the_server_would_choke_on() {
     use tokio_util::codec::Encoder;
     assert!(matches!(
         codec.encode(["only-an-identifier"], &mut buf),
-        Err(CodecError::TooFewArguments(1))
+        Err(CodecError::Encode(EncodeError::TooFewArguments {
+            count: 1
+        }))
     ));
     let long = "x".repeat(70_000);
     assert!(matches!(
         codec.encode(["1", long.as_str()], &mut buf),
-        Err(CodecError::TooLong { limit: 65536, .. })
+        Err(CodecError::Encode(EncodeError::MessageTooLong {
+            limit: 65536,
+            ..
+        }))
     ));
     assert!(buf.is_empty(), "a refused message leaves nothing behind");
 }

@@ -112,7 +112,8 @@ The format comes from --format, else the file's extension (.jsonl, .ndjson, .jso
 else the first byte that is not white space (`{{` for JSON Lines).
 Relative times (+5m) count from the start of the import.
 
-Every failed line is reported on stderr as `line N: reason`; bad lines are not sent.
+The first 10 failed lines are described on stderr as `line N: reason`, the others
+counted; --failed FILE keeps every one. Bad lines are not sent.
 
 Examples:
   kairoi-cli import jobs.jsonl

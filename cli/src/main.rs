@@ -12,6 +12,7 @@
 
 mod args;
 mod bench;
+mod failed;
 mod import;
 mod input;
 mod outcome;

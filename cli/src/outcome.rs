@@ -122,6 +122,11 @@ fn not_kcp_words(e: &ConnectionError) -> String {
     )
 }
 
+/// `n` and the noun, singular for 1: `1 job`, `2 jobs`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The exit code of a usage error or a value that cannot be sent.
 pub const BAD_INPUT: u8 = 64;
 /// The exit code of a local I/O failure (a file, a listening address).
@@ -296,8 +301,8 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} jobs: {} ok, {} rejected, {} not sent, {} unknown, {} timed out, {} bad input",
-            self.total(),
+            "{}: {} ok, {} rejected, {} not sent, {} unknown, {} timed out, {} bad input",
+            count(self.total(), "job", "jobs"),
             self.ok,
             self.rejected,
             self.not_sent,
@@ -328,5 +333,8 @@ mod tests {
             t.to_string(),
             "5 jobs: 1 ok, 1 rejected, 1 not sent, 1 unknown, 0 timed out, 1 bad input"
         );
+        let mut one = Tally::default();
+        one.add(Kind::BadInput);
+        assert!(one.to_string().starts_with("1 job: 0 ok"), "{one}");
     }
 }

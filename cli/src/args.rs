@@ -43,11 +43,11 @@ pub struct Cli {
         default_value = "127.0.0.1:5678"
     )]
     pub addr: String,
-    /// How long each request may wait for its answer: `30s`, `500ms`, `2m` or seconds.
-    #[arg(long, global = true, value_parser = when::parse_duration, default_value = "30s")]
+    /// How long each request may wait for its answer: `30s`, `500ms`, `2m` or seconds (more than 0).
+    #[arg(long, global = true, value_parser = when::parse_timeout, default_value = "30s")]
     pub timeout: Duration,
-    /// How long opening a connection may take.
-    #[arg(long, global = true, value_parser = when::parse_duration, default_value = "5s")]
+    /// How long opening a connection may take (more than 0).
+    #[arg(long, global = true, value_parser = when::parse_timeout, default_value = "5s")]
     pub connect_timeout: Duration,
     /// Print only failures: no progress bar, no line per success, no summary.
     #[arg(short, long, global = true)]
@@ -89,6 +89,11 @@ Examples:
   kairoi-cli rule everything '' shell ./on-job.sh     # the empty pattern matches every job
 
 {EXIT_CODES}"))]
+    #[command(
+        subcommand_value_name = "RUNNER",
+        subcommand_help_heading = "Runners",
+        disable_help_subcommand = true
+    )]
     Rule {
         /// The rule identifier.
         name: String,
@@ -107,7 +112,8 @@ The format comes from --format, else the file's extension (.jsonl, .ndjson, .jso
 else the first byte that is not white space (`{{` for JSON Lines).
 Relative times (+5m) count from the start of the import.
 
-Every failed line is reported on stderr as `line N: reason`; bad lines are not sent.
+The first 10 failed lines are described on stderr as `line N: reason`, the others
+counted; --failed FILE keeps every one. Bad lines are not sent.
 
 Examples:
   kairoi-cli import jobs.jsonl
@@ -144,6 +150,17 @@ Examples:
         /// Print a line each time another N requests have been received.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         report_every: Option<u64>,
+        /// Not an option of `serve`: the client commands' `--addr`, refused
+        /// here, and hidden, so that `serve --help` shows only its own
+        /// options (an argument of the same name keeps the global one out).
+        #[arg(long, hide = true, value_parser = not_for_serve::<String>)]
+        addr: Option<String>,
+        /// Not an option of `serve` (see `addr`).
+        #[arg(long, hide = true, value_parser = not_for_serve::<Duration>)]
+        timeout: Option<Duration>,
+        /// Not an option of `serve` (see `addr`).
+        #[arg(long, hide = true, value_parser = not_for_serve::<Duration>)]
+        connect_timeout: Option<Duration>,
     },
     /// Measure pipelined SET throughput against the server.
     #[command(after_help = "\
@@ -162,6 +179,41 @@ Examples:
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
         connections: u16,
     },
+}
+
+/// Checks the shape of a server address: `host:port`, a port from 1 to
+/// 65535, an IPv6 address in brackets. The host is resolved when
+/// connecting. Checked by the commands that connect, not when parsing, so
+/// that a `KAIROI_ADDR` of another shape does not stop `serve`.
+pub fn check_addr(text: &str) -> Result<(), String> {
+    const EXPECTED: &str =
+        "expected host:port, such as 127.0.0.1:5678, localhost:5678 or [::1]:5678";
+    if text.trim().is_empty() {
+        return Err(format!("it is empty: {EXPECTED}"));
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("{text:?} has no port: {EXPECTED}"));
+    };
+    if host.is_empty() {
+        return Err(format!("{text:?} has no host: {EXPECTED}"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!(
+            "{text:?}: an IPv6 address goes in brackets, [{host}]:{port}; {EXPECTED}"
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(1..) => Ok(()),
+        _ => Err(format!(
+            "{text:?}: the port {port:?} is not a number from 1 to 65535; {EXPECTED}"
+        )),
+    }
+}
+
+/// The value parser of the client options under `serve`: always an error.
+fn not_for_serve<T>(_: &str) -> Result<T, &'static str> {
+    Err("not an option of serve, which listens on --listen ADDR; \
+         --addr, --timeout and --connect-timeout are for the commands that talk to a server")
 }
 
 /// `rule ... shell COMMAND` or `rule ... amqp DSN EXCHANGE ROUTING_KEY`.

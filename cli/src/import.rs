@@ -1,6 +1,7 @@
 //! `import`: every job of a file, streamed through one pipelined batch
 //! of the client, with bounded memory, a progress bar on a terminal, one
-//! line on stderr per failed line and a summary.
+//! line on stderr for each of the first [`SHOWN`] failed lines, and a
+//! summary.
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
@@ -16,8 +17,13 @@ use kairoi_std::{Instruction, RequestError, Text};
 use serde_json::json;
 
 use crate::args::{Cli, ImportArgs};
-use crate::input::{FailedWriter, Raw, Records};
-use crate::outcome::{Failure, IO_ERROR, Kind, Output, Tally, describe};
+use crate::failed::FailedWriter;
+use crate::input::{Raw, Records, read_error};
+use crate::outcome::{Failure, IO_ERROR, Kind, Output, Tally, count, describe};
+
+/// How many failed lines are described on stderr; the others are counted
+/// in the summary, and kept in the `--failed` file.
+pub const SHOWN: u64 = 10;
 
 /// A line sent and not answered yet.
 struct Pending {
@@ -77,6 +83,8 @@ struct Reporter {
     failed_error: Option<std::io::Error>,
     columns: (usize, usize),
     read_error: Option<(u64, std::io::Error)>,
+    /// The failed lines described on stderr so far.
+    shown: u64,
 }
 
 fn lock(m: &Mutex<Reporter>) -> MutexGuard<'_, Reporter> {
@@ -84,8 +92,9 @@ fn lock(m: &Mutex<Reporter>) -> MutexGuard<'_, Reporter> {
 }
 
 impl Reporter {
-    /// Counts a line that ended with `kind` (and `error`), printing it
-    /// and keeping it in the file of failed lines when it failed.
+    /// Counts a line that ended with `kind` (and `error`); when it
+    /// failed, describes it on stderr if fewer than [`SHOWN`] were, gives
+    /// it as JSON with `--json`, and keeps it in the file of failed lines.
     fn record(&mut self, line: u64, job: Option<&str>, raw: &Raw, kind: Kind, error: &str) {
         self.tally.add(kind);
         if kind != Kind::Ok {
@@ -100,8 +109,16 @@ impl Reporter {
                 "line": line, "job": job, "outcome": kind.name(),
                 "applied": kind.applied(), "error": error,
             });
-            let out = self.out;
-            self.bar.suspend(|| out.result(false, human, json));
+            let (out, show) = (self.out, self.shown < SHOWN);
+            self.shown += u64::from(show);
+            self.bar.suspend(|| {
+                if show {
+                    eprintln!("{human}");
+                }
+                if out.json {
+                    out.json_line(&json);
+                }
+            });
             if let Some(w) = &mut self.failed {
                 if let Err(e) = w.write(raw, self.columns) {
                     self.failed_error.get_or_insert(e);
@@ -211,14 +228,7 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
     let path = (!stdin).then_some(args.file.as_path());
     let read = Arc::new(AtomicU64::new(0));
     let keep_raw = args.failed.is_some();
-    let records = Records::open(path, args.format, Timestamp::now(), read.clone(), keep_raw)
-        .map_err(|e| {
-            if e.starts_with("cannot") {
-                Failure::io(e)
-            } else {
-                Failure::bad_input(e)
-            }
-        })?;
+    let records = Records::open(path, args.format, Timestamp::now(), read.clone(), keep_raw)?;
     let mut client = crate::connect(cli, args.connections)?;
     let failed = match &args.failed {
         Some(file) => Some(
@@ -247,6 +257,7 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
         failed_error: None,
         columns: records.columns(),
         read_error: None,
+        shown: 0,
     }));
     let feed = Feed {
         records,
@@ -273,35 +284,48 @@ fn summarize(
     let secs = elapsed.as_secs_f64();
     let mut summary = t.to_json();
     summary["seconds"] = json!((secs * 1000.0).round() / 1000.0);
-    out.info(
-        format_args!(
-            "{t} in {secs:.2} s ({:.0} jobs/s)",
-            t.total() as f64 / secs.max(1e-3)
-        ),
-        summary,
-    );
-    if t.unknown + t.timed_out > 0 {
+    // The rate of the jobs sent: bad lines are not.
+    let sent = t.total() - t.bad_input;
+    let rate = match sent {
+        0 => "nothing sent".to_owned(),
+        _ => format!("{:.0} jobs/s", sent as f64 / secs.max(1e-3)),
+    };
+    out.info(format_args!("{t} in {secs:.2} s ({rate})"), summary);
+    let hidden = t.failed() - r.shown;
+    let failed_file = failed_path.map(Path::display);
+    if hidden > 0 {
+        let rest = match &failed_file {
+            Some(path) => format!("all {} are in {path}", t.failed()),
+            None => "--failed FILE keeps every failed line".to_owned(),
+        };
         eprintln!(
-            "{} jobs may or may not have been applied (unknown or timed out); setting them again is safe unless they ran meanwhile",
-            t.unknown + t.timed_out
+            "... and {} not shown (only the first {SHOWN} are); {rest}",
+            count(hidden, "more failed line", "more failed lines")
+        );
+    }
+    let maybe = t.unknown + t.timed_out;
+    if maybe > 0 {
+        eprintln!(
+            "{} may or may not have been applied (unknown or timed out); setting them again is safe unless they ran meanwhile",
+            count(maybe, "job", "jobs")
         );
     }
     if t.not_sent > 0 {
         eprintln!(
-            "{} jobs were not sent: the server never saw them",
-            t.not_sent
+            "{} not sent: the server never saw {}",
+            count(t.not_sent, "job was", "jobs were"),
+            if t.not_sent == 1 { "it" } else { "them" }
         );
     }
     if let Some(w) = r.failed.take() {
-        let path = failed_path.map(Path::display);
         if let Some(e) = r.failed_error.take().or_else(|| w.finish().err()) {
             return Err(Failure::io(format!("cannot write the failed lines: {e}")));
         }
-        if let Some(path) = path {
-            if !out.quiet && t.failed() > 0 {
+        if let Some(path) = failed_file {
+            if !out.quiet && t.failed() > 0 && hidden == 0 {
                 eprintln!(
-                    "the {} failed lines are in {path}, to import again",
-                    t.failed()
+                    "the {} in {path}, to import again",
+                    count(t.failed(), "failed line is", "failed lines are")
                 );
             }
         }
@@ -309,7 +333,7 @@ fn summarize(
     if let Some((line, e)) = r.read_error.take() {
         return Err(Failure {
             code: IO_ERROR,
-            message: format!("read error at line {line}: {e}; the lines after it were not read"),
+            message: read_error(line, &e),
         });
     }
     Ok(ExitCode::from(t.worst().exit_code()))

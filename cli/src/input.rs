@@ -2,7 +2,7 @@
 //! CSV, with each record's line number and its original form (to write
 //! it back to a file of failed lines).
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +12,32 @@ use kairoi_proto::DateTime;
 use serde::Deserialize;
 
 use crate::args::Format;
+use crate::outcome::Failure;
 use crate::when::parse_when;
+
+/// Why an input cannot be imported at all.
+#[derive(Debug)]
+pub enum OpenError {
+    /// It cannot be opened or read: a local I/O error.
+    Io(String),
+    /// It is read, and its content cannot be imported (a CSV header
+    /// without the columns `job` and `at`).
+    BadInput(String),
+}
+
+impl From<OpenError> for Failure {
+    fn from(e: OpenError) -> Failure {
+        match e {
+            OpenError::Io(message) => Failure::io(message),
+            OpenError::BadInput(message) => Failure::bad_input(message),
+        }
+    }
+}
+
+/// The message of a read error at `line`.
+pub fn read_error(line: u64, e: &dyn std::fmt::Display) -> String {
+    format!("read error at line {line}: {e}; the lines after it were not read")
+}
 
 /// One job of the file, or why its line cannot be sent.
 #[derive(Debug)]
@@ -113,11 +138,11 @@ impl Records {
         now: Timestamp,
         read: Arc<AtomicU64>,
         keep_raw: bool,
-    ) -> Result<Records, String> {
+    ) -> Result<Records, OpenError> {
         let inner: Box<dyn Read + Send> = match input {
             Some(path) => Box::new(
                 std::fs::File::open(path)
-                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+                    .map_err(|e| OpenError::Io(format!("cannot open {}: {e}", path.display())))?,
             ),
             None => Box::new(io::stdin()),
         };
@@ -131,7 +156,7 @@ impl Records {
         );
         let format = match format.or_else(|| input.and_then(format_of_extension)) {
             Some(format) => format,
-            None => format_of_content(&mut source).map_err(|e| format!("cannot read: {e}"))?,
+            None => format_of_content(&mut source).map_err(|e| OpenError::Io(read_error(1, &e)))?,
         };
         let body = match format {
             Format::Jsonl => Body::Lines {
@@ -141,19 +166,22 @@ impl Records {
             },
             Format::Csv => {
                 let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(source);
-                let header = reader
-                    .byte_headers()
-                    .map_err(|e| format!("line 1: cannot read the CSV header: {e}"))?;
+                let header = reader.byte_headers().map_err(|e| match e.kind() {
+                    // A file that cannot be read (a line longer than
+                    // MAX_LINE, too) is an I/O error, as for JSON Lines.
+                    csv::ErrorKind::Io(_) => OpenError::Io(read_error(1, &e)),
+                    _ => OpenError::BadInput(format!("line 1: cannot read the CSV header: {e}")),
+                })?;
                 let column = |name: &str| {
                     header
                         .iter()
                         .position(|h| h.trim_ascii() == name.as_bytes())
                 };
                 let (Some(job), Some(at)) = (column("job"), column("at")) else {
-                    return Err(format!(
+                    return Err(OpenError::BadInput(format!(
                         "line 1: the CSV header is {:?}, expected the columns `job,at`",
                         String::from_utf8_lossy(header.as_slice())
-                    ));
+                    )));
                 };
                 Body::Csv {
                     reader,
@@ -252,7 +280,9 @@ impl Iterator for Records {
                     })
                 }
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
+                    // An I/O error has no position: the record being read
+                    // has the line it started on.
+                    let line = e.position().or(record.position()).map_or(0, |p| p.line());
                     self.error = Some((line, io::Error::other(e)));
                     None
                 }
@@ -298,61 +328,6 @@ fn csv_job(
     let job = field(job, "job")?.to_owned();
     let at = parse_when(field(at, "at")?, now)?;
     Ok((job, at))
-}
-
-/// Writes records back in their input format: the file of failed lines,
-/// which `import` reads again.
-pub struct FailedWriter {
-    out: FailedOut,
-}
-
-enum FailedOut {
-    Lines(io::BufWriter<std::fs::File>),
-    Csv(Box<csv::Writer<std::fs::File>>),
-}
-
-impl FailedWriter {
-    /// Creates `path` for records of `format` (a CSV file starts with the
-    /// header `job,at`).
-    pub fn create(path: &Path, format: Format) -> io::Result<FailedWriter> {
-        let file = std::fs::File::create(path)?;
-        let out = match format {
-            Format::Jsonl => FailedOut::Lines(io::BufWriter::new(file)),
-            Format::Csv => {
-                let mut w = csv::Writer::from_writer(file);
-                w.write_record(["job", "at"])?;
-                FailedOut::Csv(Box::new(w))
-            }
-        };
-        Ok(FailedWriter { out })
-    }
-
-    /// Writes one record; a CSV record is written as `job,at` when it has
-    /// those fields at `columns`, else as it was.
-    pub fn write(&mut self, raw: &Raw, columns: (usize, usize)) -> io::Result<()> {
-        match (&mut self.out, raw) {
-            (_, Raw::Dropped) => Ok(()),
-            (FailedOut::Lines(w), Raw::Line(line)) => {
-                w.write_all(line)?;
-                w.write_all(b"\n")
-            }
-            (FailedOut::Csv(w), Raw::Csv(record)) => {
-                match (record.get(columns.0), record.get(columns.1)) {
-                    (Some(job), Some(at)) => w.write_record([job, at]).map_err(io::Error::other),
-                    _ => w.write_byte_record(record).map_err(io::Error::other),
-                }
-            }
-            _ => Err(io::Error::other("a record of another format")),
-        }
-    }
-
-    /// Flushes the file.
-    pub fn finish(self) -> io::Result<()> {
-        match self.out {
-            FailedOut::Lines(mut w) => w.flush(),
-            FailedOut::Csv(mut w) => w.flush(),
-        }
-    }
 }
 
 impl Records {

@@ -12,6 +12,7 @@
 
 mod args;
 mod bench;
+mod failed;
 mod import;
 mod input;
 mod outcome;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
             listen,
             exec,
             report_every,
+            ..
         } => serve::run(out, *listen, *exec, *report_every),
         Command::Bench { jobs, connections } => bench::run(&cli, *jobs, *connections),
     };
@@ -67,13 +69,14 @@ fn output(cli: &Cli) -> Output {
 }
 
 /// A client for the server at `--addr`, with `connections` connections
-/// for batches. A server that cannot be reached is a "not sent" failure.
+/// for batches. An address that is not `host:port` is bad input; a server
+/// that cannot be reached is a "not sent" failure.
 fn connect(cli: &Cli, connections: u16) -> Result<Client, Failure> {
-    if cli.addr.trim().is_empty() {
-        return Err(Failure::bad_input(
-            "the server address is empty: give --addr HOST:PORT or set KAIROI_ADDR",
-        ));
-    }
+    args::check_addr(&cli.addr).map_err(|e| {
+        Failure::bad_input(format!(
+            "bad server address (--addr, or KAIROI_ADDR): {e}; nothing was sent"
+        ))
+    })?;
     Client::builder()
         .connections(connections.into())
         .request_timeout(cli.timeout)

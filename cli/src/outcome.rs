@@ -5,7 +5,8 @@ use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
 
-use kairoi_std::RequestError;
+use kairoi_proto::ConnectionError;
+use kairoi_std::{Cause, RequestError};
 use serde_json::{Value, json};
 
 /// How one request, or one line of input, ended.
@@ -82,13 +83,48 @@ pub fn describe(error: &RequestError) -> String {
                 .to_owned()
         }
         RequestError::TimedOut { timeout } => format!("timed out: no answer within {timeout:?}"),
-        RequestError::NotSent { cause } => format!("not sent: {cause}"),
-        RequestError::Unknown { cause } => {
-            format!("unknown: written, then the connection ended ({cause})")
-        }
+        RequestError::NotSent { cause } => match not_kcp(cause) {
+            Some(e) => format!("not sent: {}", not_kcp_words(e)),
+            None => format!("not sent: {cause}"),
+        },
+        RequestError::Unknown { cause } => match not_kcp(cause) {
+            Some(e) => format!("unknown: written, then {}", not_kcp_words(e)),
+            None => format!("unknown: written, then the connection ended ({cause})"),
+        },
         RequestError::Invalid(e) => format!("cannot be sent: {e}"),
         other => format!("unknown: {other}"),
     }
+}
+
+/// The protocol error of a connection closed because the server's answer
+/// was not KCP: bytes that are not a message, or a message that is not an
+/// answer to a request of the connection. `None` for a connection that
+/// merely ended.
+fn not_kcp(cause: &Cause) -> Option<&ConnectionError> {
+    match cause {
+        Cause::Protocol(
+            e @ (ConnectionError::Malformed(_)
+            | ConnectionError::WrongArgumentCount { .. }
+            | ConnectionError::UnknownStatus { .. }
+            | ConnectionError::UnmatchedResponse { .. }
+            | ConnectionError::DuplicateResponse { .. }),
+        ) => Some(e),
+        _ => None,
+    }
+}
+
+/// What a non-KCP answer was, in words: the core keeps no copy of the
+/// bytes received, only what it found wrong with them (with an excerpt of
+/// the identifier or status when it got that far).
+fn not_kcp_words(e: &ConnectionError) -> String {
+    format!(
+        "the server's answer was not KCP ({e}) and the connection was closed: is this a Kairoi server?"
+    )
+}
+
+/// `n` and the noun, singular for 1: `1 job`, `2 jobs`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The exit code of a usage error or a value that cannot be sent.
@@ -265,8 +301,8 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} jobs: {} ok, {} rejected, {} not sent, {} unknown, {} timed out, {} bad input",
-            self.total(),
+            "{}: {} ok, {} rejected, {} not sent, {} unknown, {} timed out, {} bad input",
+            count(self.total(), "job", "jobs"),
             self.ok,
             self.rejected,
             self.not_sent,
@@ -297,5 +333,8 @@ mod tests {
             t.to_string(),
             "5 jobs: 1 ok, 1 rejected, 1 not sent, 1 unknown, 0 timed out, 1 bad input"
         );
+        let mut one = Tally::default();
+        one.add(Kind::BadInput);
+        assert!(one.to_string().starts_with("1 job: 0 ok"), "{one}");
     }
 }

@@ -65,6 +65,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|_| format!("{text:?}: a duration cannot be negative"))
 }
 
+/// Parses a timeout: a duration as [`parse_duration`] reads it, more than
+/// zero (a timeout of 0 would end every request or connection at once).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!(
+            "{text:?}: a timeout must be more than 0 (0 would time out every request at once)"
+        )),
+        timeout => Ok(timeout),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +130,8 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").unwrap_err().contains("\"soon\""));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_timeout("0ms").unwrap_err().contains("more than 0"));
+        assert_eq!(parse_timeout("1ms"), Ok(Duration::from_millis(1)));
     }
 }

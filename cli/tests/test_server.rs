@@ -288,7 +288,8 @@ fn a_connection_lost_mid_import_says_what_may_have_been_applied() {
     assert_eq!(code(&out), if unknown > 0 { 3 } else { 2 });
     if unknown > 0 {
         assert!(
-            stderr.contains(&format!("{unknown} jobs may or may not have been applied")),
+            stderr.contains(&format!("{unknown} job"))
+                && stderr.contains("may or may not have been applied"),
             "{stderr}"
         );
     }

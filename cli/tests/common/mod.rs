@@ -172,11 +172,11 @@ pub fn write_jsonl(path: &Path, prefix: &str, count: usize, at: &str) {
     w.flush().unwrap();
 }
 
-/// The `N jobs: ...` summary line of `stdout`.
+/// The `N jobs: ...` (`1 job: ...`) summary line of `stdout`.
 pub fn summary(stdout: &str) -> &str {
     stdout
         .lines()
-        .find(|l| l.contains(" jobs: "))
+        .find(|l| l.contains(" jobs: ") || l.starts_with("1 job: "))
         .unwrap_or_else(|| panic!("no summary in {stdout:?}"))
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kairoi_client::feed::{Feeder, Next};
 use kairoi_client::mux::Payload;
@@ -15,10 +15,6 @@ use crate::RequestError;
 
 /// Where the results of a call go.
 type Out<'a> = dyn FnMut(usize, Result<(), RequestError>) + 'a;
-
-/// The longest a slot that holds nothing waits before it looks at the
-/// batch again (another slot's retry may be due).
-const IDLE: Duration = Duration::from_millis(5);
 
 /// What the slots of one call share.
 struct Call<'a, I> {
@@ -112,11 +108,9 @@ where
         if done {
             return;
         }
-        let wake = match slot.mux.load() {
-            0 => Some(Instant::now() + IDLE),
-            _ => retry,
-        };
-        slot.turn(call.target, call.settings, wake);
+        // A slot that holds nothing wakes soon on its own: another slot's
+        // retry may be due.
+        slot.turn(call.target, call.settings, retry);
         if slot.is_up() != up {
             up = slot.is_up();
             match up {

@@ -55,7 +55,7 @@ pub(crate) fn run<I>(
     }
     let call = Call {
         feeder: Mutex::new(feeder),
-        up: AtomicUsize::new(slots.iter().filter(|l| l.is_up()).count()),
+        up: AtomicUsize::new(slots.iter().filter(|s| s.is_up()).count()),
         target,
         settings,
     };

@@ -175,6 +175,14 @@ mod tests {
         Payload::Typed(Instruction::set(format!("j{n}"), DateTime::UNIX_EPOCH))
     }
 
+    /// The submission `next` must be.
+    fn submitted(next: Option<Next>) -> (usize, Payload) {
+        match next {
+            Some(Next::Submit(index, body)) => (index, body),
+            other => unreachable!("not a submission: {other:?}"),
+        }
+    }
+
     fn refused() -> RequestError {
         RequestError::NotSent {
             cause: Cause::connect("127.0.0.1:1", std::io::ErrorKind::ConnectionRefused.into()),
@@ -212,16 +220,13 @@ mod tests {
         let backoff = Duration::from_millis(10);
         let policy = RetryPolicy::not_sent(1).with_backoff(backoff);
         let mut f = Feeder::new((0..2).map(body), 2, policy, None);
-        let Some(Next::Submit(0, b0)) = f.next(now, true, true) else {
-            panic!("first")
-        };
+        let (_, b0) = submitted(f.next(now, true, true));
         assert!(matches!(f.next(now, true, true), Some(Next::Submit(1, _))));
         assert!(f.complete(now, true, 0, Err(refused()), Some(b0)).is_none());
         assert!(f.next(now, true, true).is_none(), "the limit holds retries");
         assert_eq!(f.next_retry(), Some(now + backoff));
-        let Some(Next::Submit(0, b0)) = f.next(now + backoff, true, true) else {
-            panic!("resent")
-        };
+        let (i, b0) = submitted(f.next(now + backoff, true, true));
+        assert_eq!(i, 0, "the retry first");
         let (i, r) = f.complete(now, true, 0, Err(refused()), Some(b0)).unwrap();
         assert!(i == 0 && r.unwrap_err().is_not_sent(), "one resend only");
         assert!(f.complete(now, true, 1, Ok(()), None).is_some());
@@ -233,9 +238,7 @@ mod tests {
         let now = Instant::now();
         let policy = RetryPolicy::not_sent(5).with_backoff(Duration::from_secs(1));
         let mut f = Feeder::new(std::iter::once(body(0)), 1, policy, Some(now));
-        let Some(Next::Submit(0, b)) = f.next(now, true, true) else {
-            panic!()
-        };
+        let (_, b) = submitted(f.next(now, true, true));
         assert!(f.complete(now, true, 0, Err(refused()), Some(b)).is_some());
     }
 
@@ -243,16 +246,14 @@ mod tests {
     fn unreachable_with_no_connection_drains_the_rest_at_once() {
         let now = Instant::now();
         let mut f = Feeder::new((0..1000).map(body), 4, RetryPolicy::NONE, None);
-        let Some(Next::Submit(0, _)) = f.next(now, false, false) else {
-            panic!()
-        };
+        assert_eq!(submitted(f.next(now, false, false)).0, 0);
         assert!(f.complete(now, false, 0, Err(refused()), None).is_some());
         let mut reported = 1;
         while let Some(next) = f.next(now, false, false) {
-            let Next::Report(_, Err(e)) = next else {
-                panic!("{next:?}")
-            };
-            assert!(e.is_not_sent());
+            assert!(
+                matches!(&next, Next::Report(_, Err(e)) if e.is_not_sent()),
+                "{next:?}"
+            );
             reported += 1;
         }
         assert_eq!(reported, 1000);

@@ -17,6 +17,14 @@ pub fn deadline(now: Instant, limit: Option<Duration>) -> Option<Instant> {
     limit.map(|l| instant_after(now, l))
 }
 
+/// The earlier of two optional instants (`None` is no limit).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +39,9 @@ mod tests {
             now + Duration::from_secs(1)
         );
         assert_eq!(deadline(now, None), None);
+        let later = now + Duration::from_secs(1);
+        assert_eq!(earliest(Some(later), Some(now)), Some(now));
+        assert_eq!(earliest(None, Some(later)), Some(later));
+        assert_eq!(earliest(None, None), None);
     }
 }

@@ -2,7 +2,6 @@
 //! that ends leaves behind, and which requests stop waiting for the next
 //! one ([`Disconnected`]).
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use kairoi_proto::{Client, Outcome};
@@ -53,12 +52,7 @@ impl<R: Reply> Mux<R> {
         self.transport = Transport::Down;
         self.reconnect.failed(now, &self.backoff, cause.clone());
         if self.behaviour == Disconnected::FailFast {
-            self.reject_queue(
-                |_| true,
-                |_| RequestError::NotSent {
-                    cause: cause.clone(),
-                },
-            );
+            self.reject_queue(|_| true, RequestError::NotSent { cause });
         }
         self.expire(now);
     }
@@ -72,10 +66,10 @@ impl<R: Reply> Mux<R> {
         self.last_end = Some(cause.clone());
         let again = self.reconnects && self.behaviour == Disconnected::Wait && !self.closing;
         self.redial = again && !self.ended.is_empty();
-        let mut requeued = VecDeque::new();
+        let mut requeued = Vec::new();
         for (job, outcome) in std::mem::take(&mut self.ended) {
             if again && outcome == Outcome::NotSent {
-                requeued.push_back(job);
+                requeued.push(job);
             } else {
                 self.resolve(job, outcome, || cause.clone());
             }
@@ -88,12 +82,7 @@ impl<R: Reply> Mux<R> {
             self.closed = Some(cause.clone());
         }
         if !again {
-            self.reject_queue(
-                |_| true,
-                |_| RequestError::NotSent {
-                    cause: cause.clone(),
-                },
-            );
+            self.reject_queue(|_| true, RequestError::NotSent { cause });
         }
         self.expire(now);
     }
@@ -125,21 +114,21 @@ impl<R: Reply> Mux<R> {
         {
             return;
         }
-        let cause = self.wait_cause();
-        let timeout = self.request_timeout.unwrap_or_default();
-        let up = self.transport == Transport::Up;
+        let error = match self.transport {
+            // It waited for room in the window past its deadline.
+            Transport::Up => RequestError::TimedOut {
+                timeout: self.request_timeout.unwrap_or_default(),
+            },
+            _ => RequestError::NotSent {
+                cause: self.wait_cause(),
+            },
+        };
         self.reject_queue(
             |job| match job.deadline {
                 Some(d) => all || d <= now,
                 None => all || batches,
             },
-            |_| match up {
-                // It waited for room in the window past its deadline.
-                true => RequestError::TimedOut { timeout },
-                false => RequestError::NotSent {
-                    cause: cause.clone(),
-                },
-            },
+            error,
         );
     }
 
@@ -155,23 +144,15 @@ impl<R: Reply> Mux<R> {
 
     /// Ends the queued requests that `ends` picks with `error`, keeping the
     /// others in order, and recomputes the earliest queued deadline.
-    fn reject_queue(
-        &mut self,
-        ends: impl Fn(&Submission<R>) -> bool,
-        error: impl Fn(&Submission<R>) -> RequestError,
-    ) {
-        let mut earliest: Option<Instant> = None;
+    fn reject_queue(&mut self, ends: impl Fn(&Submission<R>) -> bool, error: RequestError) {
+        self.queue_deadline = None;
         for job in std::mem::take(&mut self.queue) {
             if ends(&job) {
-                let e = error(&job);
-                job.finish(Err(e));
+                job.finish(Err(error.clone()));
             } else {
-                if let Some(at) = job.deadline {
-                    earliest = Some(earliest.map_or(at, |d| d.min(at)));
-                }
+                self.note_deadline(job.deadline);
                 self.queue.push_back(job);
             }
         }
-        self.queue_deadline = earliest;
     }
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use kairoi_proto::{Client, Config, Event, Instruction, Outcome, RequestId, SendError};
 
 use crate::liveness::Liveness;
-use crate::time::deadline;
+use crate::time::{deadline, earliest};
 use crate::{Backoff, Cause, Disconnected, Reconnect, RequestError, Settings};
 
 mod lifecycle;
@@ -241,9 +241,7 @@ impl<R: Reply> Mux<R> {
 
     /// Keeps the earliest deadline of the queue.
     fn note_deadline(&mut self, at: Option<Instant>) {
-        if let Some(at) = at {
-            self.queue_deadline = Some(self.queue_deadline.map_or(at, |d| d.min(at)));
-        }
+        self.queue_deadline = earliest(self.queue_deadline, at);
     }
 
     /// Every handle is gone: finish what was submitted, within the close
@@ -255,8 +253,7 @@ impl<R: Reply> Mux<R> {
     fn start_closing(&mut self, at: Option<Instant>) {
         self.close_deadline = match (self.closing, self.close_deadline, at) {
             (false, _, at) => at,
-            (true, Some(old), Some(new)) => Some(old.min(new)),
-            (true, old, new) => old.or(new),
+            (true, old, new) => earliest(old, new),
         };
         self.closing = true;
     }
@@ -283,10 +280,7 @@ impl<R: Reply> Mux<R> {
             };
             match job.body.send_on(&mut self.core) {
                 Ok(id) => {
-                    let at = match (job.deadline, deadline(now, self.request_timeout)) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
+                    let at = earliest(job.deadline, deadline(now, self.request_timeout));
                     if let Some(at) = at {
                         self.core.set_deadline(id, at);
                     }
@@ -427,8 +421,11 @@ impl<R: Reply> Mux<R> {
                 self.core.abort();
             }
         }
-        self.expire(now);
-        self.admit(now);
+        // With no connection, `admit` only ends what stops waiting.
+        match self.transport {
+            Transport::Up => self.admit(now),
+            _ => self.expire(now),
+        }
     }
 
     /// Requests the slot holds: queued, in the window, or ending.

@@ -86,7 +86,7 @@ impl Client {
         settings.check()?;
         let count = settings.connections.max(1);
         let mut slots: Vec<Slot> = (0..count).map(|_| Slot::new(&settings)).collect();
-        slots[0].open(&target, &settings)?;
+        slots[0].connect(&target, &settings, None)?;
         Ok(Client {
             target,
             settings,

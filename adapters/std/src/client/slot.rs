@@ -59,11 +59,27 @@ impl Slot {
         }
     }
 
-    /// Connects now, for a client's first connection.
-    pub(crate) fn open(&mut self, target: &ServerAddr, settings: &Settings) -> Result<(), Cause> {
-        self.socket = Some(Socket::open(target, settings, None)?);
-        self.mux.connected(Instant::now());
-        Ok(())
+    /// Connects now (for a client's first connection, with no limit but
+    /// the settings' timeouts, or within `until`); the engine learns how
+    /// the attempt ended.
+    pub(crate) fn connect(
+        &mut self,
+        target: &ServerAddr,
+        settings: &Settings,
+        until: Option<Instant>,
+    ) -> Result<(), Cause> {
+        self.mux.connecting();
+        match Socket::open(target, settings, until) {
+            Ok(socket) => {
+                self.socket = Some(socket);
+                self.mux.connected(Instant::now());
+                Ok(())
+            }
+            Err(cause) => {
+                self.mux.connect_failed(Instant::now(), cause.clone());
+                Err(cause)
+            }
+        }
     }
 
     /// Whether a connection is up.
@@ -123,14 +139,12 @@ impl Slot {
             self.settle(now);
         }
         if self.socket.is_none() && self.mux.wants_connect(now) {
+            // The attempt is bounded by what waits (the deadlines while
+            // connecting); a failure is the engine's to report: it backs
+            // off.
             self.mux.connecting();
-            match Socket::open(target, settings, self.mux.next_deadline()) {
-                Ok(socket) => {
-                    self.socket = Some(socket);
-                    self.mux.connected(Instant::now());
-                }
-                Err(cause) => self.mux.connect_failed(Instant::now(), cause),
-            }
+            let until = self.mux.next_deadline();
+            let _ = self.connect(target, settings, until);
         }
         self.mux.admit(Instant::now());
         // A slot that holds nothing only waits to look at the call again.

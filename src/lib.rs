@@ -147,8 +147,7 @@
 //!   Without it the crate is `no_std` with `alloc`.
 //! - `jiff-1`, `chrono-04`, `time-03`: [`DateTime`] conversions.
 //! - `arbitrary`: `Arbitrary` implementations of the public types, for
-//!   fuzzing (the fuzz target bodies are behind `fuzzing`, which is not
-//!   public API).
+//!   fuzzing.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -163,9 +162,6 @@ pub mod client;
 mod config;
 mod datetime;
 pub mod error;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
 mod instruction;
 pub mod server;
 mod text;

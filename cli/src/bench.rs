@@ -10,7 +10,9 @@ use kairoi_proto::{Config, DateTime, Event, Instruction};
 use serde_json::json;
 
 use crate::args::Cli;
-use crate::outcome::{Failure, Kind, Tally};
+use kairoi_std::Tally;
+
+use crate::outcome::{Failure, Report, summary_json, summary_line, worst};
 
 /// `bench --jobs N --connections C`.
 pub fn run(cli: &Cli, jobs: usize, connections: u16) -> Result<ExitCode, Failure> {
@@ -27,14 +29,14 @@ pub fn run(cli: &Cli, jobs: usize, connections: u16) -> Result<ExitCode, Failure
     let mut client = crate::connect(cli, connections)?;
     let mut tally = Tally::default();
     let start = Instant::now();
-    client.execute_each(batch(), |_, result| tally.add(Kind::of(&result)));
+    client.execute_each(batch(), |_, result| tally.record(&result));
     let elapsed = start.elapsed();
     let _ = client.close();
 
     let in_memory = protocol_cost(batch());
     let rate = jobs as f64 / elapsed.as_secs_f64().max(1e-9);
     let per_request = in_memory.as_secs_f64() * 1e9 / jobs.max(1) as f64;
-    let mut summary = tally.to_json();
+    let mut summary = summary_json(&tally);
     summary["command"] = "bench".into();
     summary["connections"] = connections.into();
     summary["seconds"] = json!(elapsed.as_secs_f64());
@@ -42,13 +44,14 @@ pub fn run(cli: &Cli, jobs: usize, connections: u16) -> Result<ExitCode, Failure
     summary["client_ns_per_request"] = json!(per_request.round());
     out.info(
         format_args!(
-            "{jobs} SET over {connections} connection(s) in {:.3} s: {rate:.0} jobs/s ({tally})\n\
+            "{jobs} SET over {connections} connection(s) in {:.3} s: {rate:.0} jobs/s ({})\n\
              client protocol cost: {per_request:.0} ns per request (building, encoding and decoding in memory, no I/O)",
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            summary_line(&tally)
         ),
         summary,
     );
-    Ok(ExitCode::from(tally.worst().exit_code()))
+    Ok(ExitCode::from(worst(&tally).exit_code()))
 }
 
 /// The time the protocol core takes to encode `batch` and decode an `OK`

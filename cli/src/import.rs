@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
-use kairoi_std::{Instruction, RequestError, Text};
+use kairoi_std::{Instruction, OutcomeKind, RequestError, Tally, Text};
 use serde_json::json;
 
 use crate::args::{Cli, ImportArgs};
 use crate::failed::FailedWriter;
 use crate::input::{Raw, Records, read_error};
-use crate::outcome::{Failure, IO_ERROR, Kind, Output, Tally, count, describe};
+use crate::outcome::{
+    Failure, IO_ERROR, Output, Report, count, describe, summary_json, summary_line, worst,
+};
 
 /// How many failed lines are described on stderr; the others are counted
 /// in the summary, and kept in the `--failed` file.
@@ -95,18 +97,18 @@ impl Reporter {
     /// Counts a line that ended with `kind` (and `error`); when it
     /// failed, describes it on stderr if fewer than [`SHOWN`] were, gives
     /// it as JSON with `--json`, and keeps it in the file of failed lines.
-    fn record(&mut self, line: u64, job: Option<&str>, raw: &Raw, kind: Kind, error: &str) {
+    fn record(&mut self, line: u64, job: Option<&str>, raw: &Raw, kind: OutcomeKind, error: &str) {
         self.tally.add(kind);
-        if kind != Kind::Ok {
+        if kind != OutcomeKind::Ok {
             let who = job
                 .map(|j| format!("job {}: ", excerpt(j)))
                 .unwrap_or_default();
             let human = match kind {
-                Kind::BadInput => format!("line {line}: {who}{error}"),
+                OutcomeKind::Invalid => format!("line {line}: {who}{error}"),
                 _ => format!("line {line}: {who}{error} ({})", kind.applied()),
             };
             let json = json!({
-                "line": line, "job": job, "outcome": kind.name(),
+                "line": line, "job": job, "outcome": kind.label(),
                 "applied": kind.applied(), "error": error,
             });
             let (out, show) = (self.out, self.shown < SHOWN);
@@ -150,7 +152,7 @@ impl Reporter {
         let Some(p) = self.in_flight.take(index) else {
             return;
         };
-        let kind = Kind::of(&result);
+        let kind = OutcomeKind::of(&result);
         let error = result.err().map(|e| describe(&e)).unwrap_or_default();
         self.record(p.line, Some(p.job.as_str()), &p.raw, kind, &error);
     }
@@ -193,7 +195,7 @@ impl Iterator for Feed {
                     r.in_flight.push(pending);
                     return Some(instruction);
                 }
-                Err(why) => r.record(record.line, None, &record.raw, Kind::BadInput, &why),
+                Err(why) => r.record(record.line, None, &record.raw, OutcomeKind::Invalid, &why),
             }
         }
     }
@@ -282,15 +284,18 @@ fn summarize(
 ) -> Result<ExitCode, Failure> {
     let t = r.tally;
     let secs = elapsed.as_secs_f64();
-    let mut summary = t.to_json();
+    let mut summary = summary_json(&t);
     summary["seconds"] = json!((secs * 1000.0).round() / 1000.0);
     // The rate of the jobs sent: bad lines are not.
-    let sent = t.total() - t.bad_input;
+    let sent = t.total() - t.invalid;
     let rate = match sent {
         0 => "nothing sent".to_owned(),
         _ => format!("{:.0} jobs/s", sent as f64 / secs.max(1e-3)),
     };
-    out.info(format_args!("{t} in {secs:.2} s ({rate})"), summary);
+    out.info(
+        format_args!("{} in {secs:.2} s ({rate})", summary_line(&t)),
+        summary,
+    );
     let hidden = t.failed() - r.shown;
     let failed_file = failed_path.map(Path::display);
     if hidden > 0 {
@@ -336,5 +341,5 @@ fn summarize(
             message: read_error(line, &e),
         });
     }
-    Ok(ExitCode::from(t.worst().exit_code()))
+    Ok(ExitCode::from(worst(&t).exit_code()))
 }

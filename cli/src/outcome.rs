@@ -6,70 +6,48 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use kairoi_proto::ConnectionError;
-use kairoi_std::{Cause, RequestError};
+use kairoi_std::{Cause, OutcomeKind, RequestError, Tally};
 use serde_json::{Value, json};
 
-/// How one request, or one line of input, ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Answered `OK`.
-    Ok,
-    /// Answered `ERROR`.
-    Rejected,
-    /// Never seen by the server.
-    NotSent,
-    /// Written, then the connection ended: maybe applied.
-    Unknown,
-    /// No answer within the request timeout: maybe applied.
-    TimedOut,
-    /// Could not be sent: bad input, nothing was written.
-    BadInput,
+/// How the command reports an outcome: its word, its exit code, and what
+/// it says about whether the server applied the request. A line of input
+/// that cannot become a request counts as [`OutcomeKind::Invalid`], and
+/// is called bad input.
+pub trait Report {
+    /// The name used in summaries and JSON (`bad input` for
+    /// [`OutcomeKind::Invalid`]).
+    fn label(self) -> &'static str;
+    /// The process exit code for this outcome (the table of `--help`).
+    fn exit_code(self) -> u8;
+    /// What this outcome says about whether the server applied it.
+    fn applied(self) -> &'static str;
 }
 
-impl Kind {
-    /// The kind of a request's result.
-    pub fn of(result: &Result<(), RequestError>) -> Kind {
-        match result {
-            Ok(()) => Kind::Ok,
-            Err(RequestError::Rejected) => Kind::Rejected,
-            Err(RequestError::NotSent { .. }) => Kind::NotSent,
-            Err(RequestError::TimedOut { .. }) => Kind::TimedOut,
-            Err(RequestError::Invalid(_)) => Kind::BadInput,
+impl Report for OutcomeKind {
+    fn label(self) -> &'static str {
+        match self {
+            OutcomeKind::Invalid => "bad input",
+            other => other.name(),
+        }
+    }
+
+    fn exit_code(self) -> u8 {
+        match self {
+            OutcomeKind::Ok => 0,
+            OutcomeKind::Rejected => 1,
+            OutcomeKind::NotSent => 2,
+            OutcomeKind::TimedOut => 4,
+            OutcomeKind::Invalid => BAD_INPUT,
             // Unknown, and whatever a later client adds: maybe applied.
-            Err(_) => Kind::Unknown,
+            _ => 3,
         }
     }
 
-    /// The name used in summaries and JSON.
-    pub fn name(self) -> &'static str {
+    fn applied(self) -> &'static str {
         match self {
-            Kind::Ok => "ok",
-            Kind::Rejected => "rejected",
-            Kind::NotSent => "not sent",
-            Kind::Unknown => "unknown",
-            Kind::TimedOut => "timed out",
-            Kind::BadInput => "bad input",
-        }
-    }
-
-    /// The process exit code for this outcome (the table of `--help`).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Kind::Ok => 0,
-            Kind::Rejected => 1,
-            Kind::NotSent => 2,
-            Kind::Unknown => 3,
-            Kind::TimedOut => 4,
-            Kind::BadInput => BAD_INPUT,
-        }
-    }
-
-    /// What this outcome says about whether the server applied it.
-    pub fn applied(self) -> &'static str {
-        match self {
-            Kind::Ok => "applied",
-            Kind::Rejected | Kind::NotSent | Kind::BadInput => "not applied",
-            Kind::Unknown | Kind::TimedOut => "may or may not have been applied",
+            OutcomeKind::Ok => "applied",
+            OutcomeKind::Rejected | OutcomeKind::NotSent | OutcomeKind::Invalid => "not applied",
+            _ => "may or may not have been applied",
         }
     }
 }
@@ -161,7 +139,7 @@ impl Failure {
     /// The server could not be reached: nothing was sent.
     pub fn not_sent(message: impl Into<String>) -> Self {
         Failure {
-            code: Kind::NotSent.exit_code(),
+            code: OutcomeKind::NotSent.exit_code(),
             message: message.into(),
         }
     }
@@ -225,92 +203,49 @@ impl Output {
     }
 }
 
-/// The counts of a batch, by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Answered OK.
-    pub ok: u64,
-    /// Answered ERROR.
-    pub rejected: u64,
-    /// Never seen by the server.
-    pub not_sent: u64,
-    /// Maybe applied: the connection ended.
-    pub unknown: u64,
-    /// Maybe applied: no answer in time.
-    pub timed_out: u64,
-    /// Bad input, never sent.
-    pub bad_input: u64,
+/// The most serious outcome in a tally: unknown, timed out, not sent,
+/// rejected, bad input, else ok. Its exit code is the batch's.
+pub fn worst(t: &Tally) -> OutcomeKind {
+    [
+        OutcomeKind::Unknown,
+        OutcomeKind::TimedOut,
+        OutcomeKind::NotSent,
+        OutcomeKind::Rejected,
+        OutcomeKind::Invalid,
+    ]
+    .into_iter()
+    .find(|&kind| t.get(kind) > 0)
+    .unwrap_or(OutcomeKind::Ok)
 }
 
-impl Tally {
-    /// Counts one outcome.
-    pub fn add(&mut self, kind: Kind) {
-        *match kind {
-            Kind::Ok => &mut self.ok,
-            Kind::Rejected => &mut self.rejected,
-            Kind::NotSent => &mut self.not_sent,
-            Kind::Unknown => &mut self.unknown,
-            Kind::TimedOut => &mut self.timed_out,
-            Kind::BadInput => &mut self.bad_input,
-        } += 1;
-    }
-
-    /// Every counted line.
-    pub fn total(&self) -> u64 {
-        self.ok + self.failed()
-    }
-
-    /// Every line that did not end OK.
-    pub fn failed(&self) -> u64 {
-        self.rejected + self.not_sent + self.unknown + self.timed_out + self.bad_input
-    }
-
-    /// The most serious outcome present: unknown, timed out, not sent,
-    /// rejected, bad input, else ok. Its exit code is the batch's.
-    pub fn worst(&self) -> Kind {
-        [
-            (self.unknown, Kind::Unknown),
-            (self.timed_out, Kind::TimedOut),
-            (self.not_sent, Kind::NotSent),
-            (self.rejected, Kind::Rejected),
-            (self.bad_input, Kind::BadInput),
-        ]
-        .into_iter()
-        .find(|&(count, _)| count > 0)
-        .map_or(Kind::Ok, |(_, kind)| kind)
-    }
-
-    /// The summary as JSON.
-    pub fn to_json(self) -> Value {
-        json!({
-            "summary": true,
-            "jobs": self.total(),
-            "ok": self.ok,
-            "rejected": self.rejected,
-            "not_sent": self.not_sent,
-            "unknown": self.unknown,
-            "timed_out": self.timed_out,
-            "bad_input": self.bad_input,
-            "exit_code": self.worst().exit_code(),
-        })
-    }
+/// The summary of a batch as JSON.
+pub fn summary_json(t: &Tally) -> Value {
+    json!({
+        "summary": true,
+        "jobs": t.total(),
+        "ok": t.ok,
+        "rejected": t.rejected,
+        "not_sent": t.not_sent,
+        "unknown": t.unknown,
+        "timed_out": t.timed_out,
+        "bad_input": t.invalid,
+        "exit_code": worst(t).exit_code(),
+    })
 }
 
-impl fmt::Display for Tally {
-    /// `N jobs: X ok, Y rejected, Z not sent, U unknown, T timed out, B bad input`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} ok, {} rejected, {} not sent, {} unknown, {} timed out, {} bad input",
-            count(self.total(), "job", "jobs"),
-            self.ok,
-            self.rejected,
-            self.not_sent,
-            self.unknown,
-            self.timed_out,
-            self.bad_input
-        )
-    }
+/// The summary of a batch in words: `N jobs: X ok, Y rejected, Z not
+/// sent, U unknown, T timed out, B bad input`.
+pub fn summary_line(t: &Tally) -> String {
+    format!(
+        "{}: {} ok, {} rejected, {} not sent, {} unknown, {} timed out, {} bad input",
+        count(t.total(), "job", "jobs"),
+        t.ok,
+        t.rejected,
+        t.not_sent,
+        t.unknown,
+        t.timed_out,
+        t.invalid
+    )
 }
 
 #[cfg(test)]
@@ -320,21 +255,22 @@ mod tests {
     #[test]
     fn the_worst_outcome_decides_the_exit_code() {
         let mut t = Tally::default();
-        assert_eq!(t.worst().exit_code(), 0);
-        t.add(Kind::Ok);
-        t.add(Kind::BadInput);
-        assert_eq!(t.worst().exit_code(), 64);
-        t.add(Kind::Rejected);
-        assert_eq!(t.worst(), Kind::Rejected);
-        t.add(Kind::NotSent);
-        t.add(Kind::Unknown);
-        assert_eq!(t.worst().exit_code(), 3);
+        assert_eq!(worst(&t).exit_code(), 0);
+        t.add(OutcomeKind::Ok);
+        t.add(OutcomeKind::Invalid);
+        assert_eq!(worst(&t).exit_code(), 64);
+        t.add(OutcomeKind::Rejected);
+        assert_eq!(worst(&t), OutcomeKind::Rejected);
+        t.add(OutcomeKind::NotSent);
+        t.add(OutcomeKind::Unknown);
+        assert_eq!(worst(&t).exit_code(), 3);
         assert_eq!(
-            t.to_string(),
+            summary_line(&t),
             "5 jobs: 1 ok, 1 rejected, 1 not sent, 1 unknown, 0 timed out, 1 bad input"
         );
         let mut one = Tally::default();
-        one.add(Kind::BadInput);
-        assert!(one.to_string().starts_with("1 job: 0 ok"), "{one}");
+        one.add(OutcomeKind::Invalid);
+        let line = summary_line(&one);
+        assert!(line.starts_with("1 job: 0 ok"), "{line}");
     }
 }

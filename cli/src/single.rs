@@ -7,7 +7,9 @@ use kairoi_std::{Instruction, Runner};
 use serde_json::json;
 
 use crate::args::{Cli, RunnerArgs};
-use crate::outcome::{Failure, Kind, describe};
+use kairoi_std::OutcomeKind;
+
+use crate::outcome::{Failure, Report, describe};
 use crate::when::parse_when;
 
 /// The body of `instruction` as it is written on the wire (arguments
@@ -56,13 +58,13 @@ fn send(
     let wire = wire_body(instruction);
     let mut client = crate::connect(cli, 1)?;
     let result = client.execute(instruction);
-    let kind = Kind::of(&result);
+    let kind = OutcomeKind::of(&result);
     let human = match &result {
         Ok(()) => format!("{wire} => ok"),
         Err(e) => format!("{wire} => {} ({})", describe(e), kind.applied()),
     };
     json["wire"] = wire.into();
-    json["outcome"] = kind.name().into();
+    json["outcome"] = kind.label().into();
     json["applied"] = kind.applied().into();
     json["error"] = result.as_ref().err().map(ToString::to_string).into();
     json["exit_code"] = kind.exit_code().into();

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| kairoi_proto::fuzzing::client_session(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kairoi_fuzz_harness::client_session(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| kairoi_proto::fuzzing::decode_messages(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kairoi_fuzz_harness::decode_messages(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| kairoi_proto::fuzzing::server_session(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kairoi_fuzz_harness::server_session(data));

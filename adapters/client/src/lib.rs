@@ -2,7 +2,8 @@
 //! core: [`RequestError`] and [`Cause`] (what happened to a request, and
 //! why its connection ended), [`RetryPolicy`], [`Backoff`] with jitter,
 //! the [`Liveness`] rule, [`Settings`] (one set of option names and
-//! defaults for all three clients), [`ServerAddr`], and the one request
+//! defaults for all three clients), [`ServerAddr`], [`Tally`] (requests
+//! counted by how they ended), and the one request
 //! engine: the slot of a multiplexed connection ([`mux`]) and the feeder
 //! of batches and retries ([`feed`]).
 //!
@@ -53,6 +54,7 @@ mod load;
 pub mod mux;
 mod retry;
 mod settings;
+mod tally;
 mod time;
 
 #[cfg(feature = "async")]
@@ -65,6 +67,7 @@ pub use in_order::InOrder;
 pub use liveness::Liveness;
 pub use retry::RetryPolicy;
 pub use settings::{Disconnected, Settings};
+pub use tally::{OutcomeKind, Tally};
 pub use time::{deadline, instant_after};
 
 #[cfg(feature = "async")]

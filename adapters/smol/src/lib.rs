@@ -67,7 +67,8 @@ pub type Client = kairoi_client::Client<Smol>;
 pub type ClientBuilder = kairoi_client::ClientBuilder<Smol>;
 
 pub use kairoi_client::{
-    Backoff, Cause, Disconnected, RequestError, RetryPolicy, ServerAddr, Settings,
+    Backoff, Cause, Disconnected, OutcomeKind, RequestError, RetryPolicy, ServerAddr, Settings,
+    Tally,
 };
 pub use kairoi_proto::{Config, DateTime, Instruction, Runner, Text};
 

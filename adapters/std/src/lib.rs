@@ -65,7 +65,9 @@ mod client;
 pub use kairoi_test_server as testing;
 
 pub use client::{Client, ClientBuilder, RetryPolicy};
-pub use kairoi_client::{Backoff, Cause, Disconnected, RequestError, ServerAddr, Settings};
+pub use kairoi_client::{
+    Backoff, Cause, Disconnected, OutcomeKind, RequestError, ServerAddr, Settings, Tally,
+};
 pub use kairoi_proto::{
     Config, ConnectionError, DateTime, DateTimeError, Instruction, Runner, SendError, Text,
 };

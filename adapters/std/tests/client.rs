@@ -226,7 +226,7 @@ fn retry_resends_not_sent_requests_only() {
     assert!(t.unknown >= 1, "{t:?}");
     assert_eq!(t.ok + t.unknown, 40, "{t:?}");
     assert_eq!(
-        server.job_count(),
+        server.job_count() as u64,
         t.ok,
         "Unknown ones were not applied here"
     );

@@ -40,7 +40,10 @@ pub async fn close_after_n_requests_then_reconnect<R: Runtime + Default>() {
     // before they are read). Requests not yet handed to the closed
     // connection go out on the next one; none is lost.
     let connections = server.connections_accepted();
-    assert!(t.ok <= 10 * connections, "{connections} connections: {t:?}");
+    assert!(
+        t.ok <= 10 * connections as u64,
+        "{connections} connections: {t:?}"
+    );
     assert_eq!(t.rejected + t.timed_out, 0, "{t:?}");
     assert!(
         t.not_sent + t.unknown >= 1,

@@ -12,12 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use kairoi_client::RetryPolicy;
+use kairoi_client::{RetryPolicy, Tally};
 use kairoi_proto::{DateTime, Instruction};
 
 use crate::reference::{ReferenceServer, ScratchFolder, Stop};
 use crate::restart::{BatchClient, Options, count};
-use crate::support::Tally;
 
 /// How many jobs the case sends.
 const JOBS: usize = 50_000;
@@ -224,7 +223,7 @@ where
     assert_eq!(t.timed_out, 0, "{t:?}");
     let bound = unknown_bound(options);
     assert!(
-        t.unknown <= bound,
+        t.unknown <= bound as u64,
         "{} unknown, at most {bound}: {t:?}",
         t.unknown
     );

@@ -171,7 +171,7 @@ pub async fn a_server_restarted_mid_batch_ends_every_request_once<R: Runtime + D
         .map(|r| r.expect("every position reported"))
         .collect();
     let t = tally(&results);
-    assert_eq!(t.ok + t.not_sent + t.unknown, n, "{t:?}");
+    assert_eq!(t.ok + t.not_sent + t.unknown, n as u64, "{t:?}");
     assert!(
         t.unknown + t.not_sent >= 1,
         "the restart cut the batch: {t:?}"

@@ -69,7 +69,8 @@ pub type Client = kairoi_client::Client<Tokio>;
 pub type ClientBuilder = kairoi_client::ClientBuilder<Tokio>;
 
 pub use kairoi_client::{
-    Backoff, Cause, Disconnected, RequestError, RetryPolicy, ServerAddr, Settings,
+    Backoff, Cause, Disconnected, OutcomeKind, RequestError, RetryPolicy, ServerAddr, Settings,
+    Tally,
 };
 pub use kairoi_proto::{Config, DateTime, Instruction, Runner, Text};
 

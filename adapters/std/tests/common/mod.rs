@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use kairoi_std::{DateTime, Instruction, RequestError};
+use kairoi_std::{DateTime, Instruction, RequestError, Tally};
 
 /// A date-time from its wire form.
 pub fn at(s: &str) -> DateTime {
@@ -19,41 +19,11 @@ pub fn jobs(prefix: &str, n: usize) -> Vec<Instruction> {
         .collect()
 }
 
-/// Counts of each kind of result.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Tally {
-    pub ok: usize,
-    pub rejected: usize,
-    pub timed_out: usize,
-    pub not_sent: usize,
-    pub unknown: usize,
-    pub invalid: usize,
-}
-
-impl Tally {
-    pub fn total(&self) -> usize {
-        self.ok + self.rejected + self.timed_out + self.not_sent + self.unknown + self.invalid
-    }
-}
-
 /// Counts the results, after checking that there is exactly one per
 /// instruction: a result vector of the input's length.
 pub fn tally(results: &[Result<(), RequestError>], expected_len: usize) -> Tally {
     assert_eq!(results.len(), expected_len, "one result per instruction");
-    let mut t = Tally::default();
-    for r in results {
-        match r {
-            Ok(()) => t.ok += 1,
-            Err(e) if e.is_rejected() => t.rejected += 1,
-            Err(e) if e.is_timed_out() => t.timed_out += 1,
-            Err(e) if e.is_not_sent() => t.not_sent += 1,
-            Err(e) if e.is_unknown() => t.unknown += 1,
-            Err(e) if e.is_invalid() => t.invalid += 1,
-            Err(e) => panic!("unclassified error {e:?}"),
-        }
-    }
-    assert_eq!(t.total(), expected_len);
-    t
+    results.iter().collect()
 }
 
 /// Runs `execute_each` and checks that every position was reported exactly

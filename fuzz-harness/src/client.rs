@@ -8,28 +8,28 @@ use alloc::vec::Vec;
 use arbitrary::Unstructured;
 use core::time::Duration;
 
-use super::input::{MAX_OPS, byte, bytes, client_op as op, config, render, texts, word};
-use crate::client::{Cancelled, Client, Event, Outcome, RequestId};
-use crate::config::Config;
-use crate::error::{ConnectionError, DecodeError, SendError};
-use crate::instruction::Instruction;
-use crate::server::{Server, ServerEvent};
-use crate::text::Text;
+use crate::input::{MAX_OPS, byte, bytes, client_op as op, config, render, texts, word};
+use kairoi_proto::Config;
+use kairoi_proto::Instruction;
+use kairoi_proto::Text;
+use kairoi_proto::client::{Cancelled, Client, Event, Outcome, RequestId};
+use kairoi_proto::error::{ConnectionError, DecodeError, SendError};
+use kairoi_proto::server::{Server, ServerEvent};
 
 /// Runs an arbitrary sequence of operations against a
-/// [`Client`](crate::Client) with `Duration` as its time: typed and raw
+/// [`Client`](kairoi_proto::Client) with `Duration` as its time: typed and raw
 /// requests, deadlines, cancels, partial writes, well-formed responses to
 /// any issued identifier (so duplicate, early and out-of-order ones),
 /// responses to unknown identifiers, raw bytes, time, end of stream,
 /// `close` and `abort`. Everything the client writes is decoded by a
-/// [`Server`](crate::Server).
+/// [`Server`](kairoi_proto::Server).
 ///
 /// Input: the limits, then operations until the input ends (see
 /// [`seed::ClientScript`](super::seed::ClientScript)); at the end the client
 /// is aborted and drained.
 ///
 /// Panics when a request gets no outcome or two, an outcome arrives after
-/// [`Event::Closed`](crate::Event::Closed) or for a cancelled request,
+/// [`Event::Closed`](kairoi_proto::Event::Closed) or for a cancelled request,
 /// `Closed` comes twice or with an error the session cannot explain,
 /// `in_flight`, `poll_timeout` or a send result disagree with the model,
 /// an outcome disagrees with what the server side received (`Ok`,
@@ -129,7 +129,7 @@ impl Session {
         match byte(u) % op::COUNT {
             op::SEND => {
                 let instruction: Instruction = u.arbitrary().unwrap_or_else(|_| {
-                    Instruction::set(Text::new(), crate::datetime::DateTime::UNIX_EPOCH)
+                    Instruction::set(Text::new(), kairoi_proto::DateTime::UNIX_EPOCH)
                 });
                 let count = instruction.arguments().len() + 1;
                 let could = self.client.can_send();
@@ -244,6 +244,7 @@ impl Session {
                         assert!(c > limit);
                     }
                     SendError::MessageTooLong { len, limit } => assert!(len > limit),
+                    other => panic!("a send error this harness does not know: {other:?}"),
                 }
                 if !matches!(
                     e,
@@ -388,6 +389,7 @@ impl Session {
                         self.deadlines.get(&id).is_some_and(|d| *d <= self.now),
                         "{id} timed out before its deadline"
                     ),
+                    other => panic!("an outcome this harness does not know: {other:?}"),
                 }
             }
             Event::Closed { error } => {
@@ -399,6 +401,7 @@ impl Session {
                 );
                 self.check_close_reason(error);
             }
+            other => panic!("an event this harness does not know: {other:?}"),
         }
     }
 

@@ -9,8 +9,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use arbitrary::Unstructured;
 
-use crate::config::Config;
-use crate::instruction::{Argument, Instruction};
+use kairoi_proto::Config;
+use kairoi_proto::{Argument, Instruction};
 
 /// The most operations one session input runs, so no input runs for long.
 pub(crate) const MAX_OPS: usize = 2_000;

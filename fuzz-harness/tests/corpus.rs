@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use kairoi_proto::fuzzing::seed::{
+use kairoi_fuzz_harness::seed::{
     ClientScript, RoundtripScript, ServerScript, decode_input, decode_input_with_limits,
 };
-use kairoi_proto::fuzzing::{client_session, decode_messages, roundtrip, server_session};
+use kairoi_fuzz_harness::{client_session, decode_messages, roundtrip, server_session};
 use serde_json::Value;
 
 type Target = fn(&[u8]);
@@ -31,7 +31,7 @@ const MAX_SEEDS: usize = 300;
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("../fuzz/corpus")
         .join(target)
 }
 
@@ -80,7 +80,7 @@ fn seed_name(data: &[u8]) -> String {
 
 fn vectors(file: &str) -> Vec<Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
+        .join("../tests/vectors")
         .join(file);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -452,7 +452,7 @@ fn seed_corpus_is_current() {
             let on_disk = std::fs::read(&path).unwrap_or_default();
             assert!(
                 on_disk == *data,
-                "{} is missing or stale: run `KAIROI_WRITE_SEEDS=1 cargo test --test fuzz_corpus`",
+                "{} is missing or stale: run `KAIROI_WRITE_SEEDS=1 cargo test -p kairoi-fuzz-harness --test corpus`",
                 path.display()
             );
         }

@@ -5,7 +5,7 @@
 //! does. Strings longer than 255 bytes are cut at a character boundary.
 //!
 //! ```
-//! use kairoi_proto::fuzzing::{client_session, seed::ClientScript};
+//! use kairoi_fuzz_harness::{client_session, seed::ClientScript};
 //! let input = ClientScript::new()
 //!     .send_arguments(&["SET", "app.job.1", "2030-01-01 08:00:00"])
 //!     .transmit_all()
@@ -17,7 +17,7 @@
 
 use alloc::vec::Vec;
 
-use super::input::{MAX_LIST, MAX_TEXT, client_op, roundtrip_item, server_op};
+use crate::input::{MAX_LIST, MAX_TEXT, client_op, roundtrip_item, server_op};
 
 /// The bytes of a fuzz input.
 #[derive(Debug, Clone, Default)]

@@ -8,23 +8,23 @@ use arbitrary::Unstructured;
 use bytes::BytesMut;
 use core::time::Duration;
 
-use super::input::{MAX_LIST, byte, render, roundtrip_item as item, text, texts};
-use crate::client::{Client, Event, Outcome, RequestId};
-use crate::config::Config;
-use crate::error::{DecodeError, SendError};
-use crate::instruction::Instruction;
-use crate::server::{Server, ServerEvent, Status};
-use crate::text::Text;
-use crate::wire::{Decoder, encode_message, encoded_len};
+use crate::input::{MAX_LIST, byte, render, roundtrip_item as item, text, texts};
+use kairoi_proto::Config;
+use kairoi_proto::Instruction;
+use kairoi_proto::Text;
+use kairoi_proto::client::{Client, Event, Outcome, RequestId};
+use kairoi_proto::error::{DecodeError, SendError};
+use kairoi_proto::server::{Server, ServerEvent, Status};
+use kairoi_proto::wire::{Decoder, encode_message, encoded_len};
 
 /// The most items one input holds.
 const MAX_ITEMS: usize = 256;
 
 /// Encodes arbitrary argument lists (at least two arguments each) with
-/// [`encode_message`](crate::wire::encode_message) and decodes them with a
-/// [`Decoder`](crate::wire::Decoder); sends arbitrary
-/// [`Instruction`](crate::Instruction)s and raw bodies with a
-/// [`Client`](crate::Client) to a [`Server`](crate::Server), answers them
+/// [`encode_message`](kairoi_proto::wire::encode_message) and decodes them with a
+/// [`Decoder`](kairoi_proto::wire::Decoder); sends arbitrary
+/// [`Instruction`](kairoi_proto::Instruction)s and raw bodies with a
+/// [`Client`](kairoi_proto::Client) to a [`Server`](kairoi_proto::Server), answers them
 /// in reverse order and reads the outcomes back.
 ///
 /// Input: items until the input ends, each a kind byte then its operands
@@ -34,8 +34,8 @@ const MAX_ITEMS: usize = 256;
 /// status or count differs from what was encoded, when a message of exactly
 /// the limits is refused or one byte or argument over them is accepted, or
 /// when an instruction does not survive its own
-/// [`Instruction::arguments`](crate::Instruction::arguments) and
-/// [`Instruction::parse`](crate::Instruction::parse).
+/// [`Instruction::arguments`](kairoi_proto::Instruction::arguments) and
+/// [`Instruction::parse`](kairoi_proto::Instruction::parse).
 pub fn roundtrip(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let mut messages: Vec<Vec<String>> = Vec::new();
@@ -212,6 +212,7 @@ fn requests_roundtrip(bodies: &[Body]) {
                 assert_eq!(error, None);
                 closed = true;
             }
+            other => panic!("an event this harness does not know: {other:?}"),
         }
     }
     assert!(

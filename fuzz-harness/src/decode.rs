@@ -4,10 +4,10 @@
 use alloc::vec::Vec;
 use arbitrary::Unstructured;
 
-use super::input::{byte, config};
-use crate::config::Config;
-use crate::error::DecodeError;
-use crate::wire::Decoder;
+use crate::input::{byte, config};
+use kairoi_proto::Config;
+use kairoi_proto::error::DecodeError;
+use kairoi_proto::wire::Decoder;
 
 /// Every message of a stream, each as its unescaped arguments, then how
 /// the stream ended: `Ok` at a message boundary, or the error (a
@@ -18,7 +18,7 @@ struct Decoded {
     end: Result<(), DecodeError>,
 }
 
-/// Feeds arbitrary bytes to a [`Decoder`](crate::wire::Decoder) in one
+/// Feeds arbitrary bytes to a [`Decoder`](kairoi_proto::wire::Decoder) in one
 /// piece and in arbitrary chunks, and compares both with a byte-at-a-time
 /// reference parser written from the grammar.
 ///

@@ -7,15 +7,15 @@ use alloc::vec::Vec;
 use arbitrary::Unstructured;
 use bytes::BytesMut;
 
-use super::input::{MAX_OPS, byte, bytes, config, render, server_op as op, text, texts, word};
-use crate::config::Config;
-use crate::instruction::Instruction;
-use crate::server::{Server, ServerEvent, ServerEventRef, Status, Token};
-use crate::text::Text;
-use crate::wire::{Decoder, encode_argument, encode_message};
+use crate::input::{MAX_OPS, byte, bytes, config, render, server_op as op, text, texts, word};
+use kairoi_proto::Config;
+use kairoi_proto::Instruction;
+use kairoi_proto::Text;
+use kairoi_proto::server::{Server, ServerEvent, ServerEventRef, Status, Token};
+use kairoi_proto::wire::{Decoder, encode_argument, encode_message};
 
 /// Runs an arbitrary sequence of operations against a
-/// [`Server`](crate::Server): raw bytes, well-formed messages and typed
+/// [`Server`](kairoi_proto::Server): raw bytes, well-formed messages and typed
 /// instructions (with arbitrary identifiers), end of stream, polls,
 /// responses to the requests in any order and partial writes.
 ///
@@ -24,12 +24,12 @@ use crate::wire::{Decoder, encode_argument, encode_message};
 /// request is answered and everything transmitted.
 ///
 /// Panics when the requests differ from what a plain
-/// [`Decoder`](crate::wire::Decoder) reads from the same bytes (or, when
+/// [`Decoder`](kairoi_proto::wire::Decoder) reads from the same bytes (or, when
 /// only well-formed messages were sent, from those messages), the parsed
-/// instruction differs from [`Instruction::parse`](crate::Instruction::parse)
+/// instruction differs from [`Instruction::parse`](kairoi_proto::Instruction::parse)
 /// of the body, the responses on the wire do not decode to the identifiers
 /// and statuses given, in the order given, a request is yielded beyond
-/// [`Config::max_active`](crate::Config::max_active) or after the last
+/// [`Config::max_active`](kairoi_proto::Config::max_active) or after the last
 /// event, or the getters disagree with what happened.
 pub fn server_session(data: &[u8]) {
     let mut u = Unstructured::new(data);
@@ -287,11 +287,12 @@ impl Session {
                     // Queued responses are dropped with the connection.
                     self.responses.clear();
                 }
+                other => panic!("an event this harness does not know: {other:?}"),
             }
         }
     }
 
-    fn on_request(&mut self, request: crate::server::Request) {
+    fn on_request(&mut self, request: kairoi_proto::server::Request) {
         let frame = self.reference.next_frame();
         assert!(
             matches!(frame, Ok(Some(_))),

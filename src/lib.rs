@@ -134,6 +134,14 @@
 //! keep. Either way the [`Token`] owns the identifier, so answers can come
 //! later.
 //!
+//! # Several servers
+//!
+//! Kairoi has no cluster mode: an application runs several servers and
+//! spreads its jobs over them by identifier. [`placement::place`] is that
+//! placement, a fixed function of the identifier and the servers' names
+//! (rendezvous hashing with XXH64), written out step by step in
+//! [`placement`] so that clients in any language agree on it.
+//!
 //! # Limits
 //!
 //! [`Config`] bounds the longest message (64 KiB), the arguments per
@@ -163,6 +171,7 @@ mod config;
 mod datetime;
 pub mod error;
 mod instruction;
+pub mod placement;
 pub mod server;
 mod text;
 pub mod wire;

@@ -1,6 +1,6 @@
 //! Once buffers are warm, sending a request, receiving a response,
 //! receiving a request (typed parsing included), answering it and decoding
-//! on its own allocate nothing.
+//! on its own allocate nothing; placing a job over servers never does.
 //!
 //! A counting global allocator counts the allocations of the current
 //! thread; each check warms a state machine up with a few rounds of the
@@ -10,6 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt::Write as _;
 
+use kairoi_proto::placement::{place, score, xxh64};
 use kairoi_proto::wire::Decoder;
 use kairoi_proto::{
     Client, Config, DateTime, Event, Instruction, InstructionRef, Outcome, Request, RequestId,
@@ -398,4 +399,26 @@ fn decoder_allocates_nothing_once_warm() {
             assert_eq!(allocations, 0, "allocations decoding {count} messages");
         }
     }
+}
+
+#[test]
+fn placement_allocates_nothing() {
+    let servers = ["kairoi-1", "kairoi-2", "kairoi-3", "kairoi-4", "kairoi-5"];
+    let long = [b'x'; 100];
+    let ids: [&[u8]; 4] = [b"", b"app.mail.42", &long[..33], &long];
+    let (placed, allocations) = counted(|| {
+        let mut placed = 0;
+        for id in ids {
+            placed += place(id, &servers).map_or(0, |i| i + 1);
+            placed += usize::from(score(servers[0].as_bytes(), id) != xxh64(id, 0));
+        }
+        placed
+    });
+    assert!(placed > 0);
+    assert_eq!(
+        allocations,
+        0,
+        "allocations placing {} identifiers",
+        ids.len()
+    );
 }

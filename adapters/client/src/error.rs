@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use kairoi_proto::{ConnectionError, Outcome, SendError};
 
+use crate::OutcomeKind;
+
 /// Why a request did not end with `OK`, shared by every adapter
 /// (`kairoi-std`, `kairoi-tokio`, `kairoi-smol`).
 ///
@@ -20,6 +22,13 @@ use kairoi_proto::{ConnectionError, Outcome, SendError};
 /// | [`Unknown`](RequestError::Unknown) | may have applied it | a `SET` on a job that already ran schedules it again |
 /// | [`TimedOut`](RequestError::TimedOut) | may still apply it | like `Unknown` |
 /// | [`Invalid`](RequestError::Invalid) | never saw it: the request cannot be sent | no |
+///
+/// A client over several servers wraps what happened on one server in
+/// [`OnServer`](RequestError::OnServer), naming it, and reports a rule that
+/// did not end `OK` everywhere as [`Partial`](RequestError::Partial), with
+/// each server's result. The `is_*` methods and
+/// [`outcome_kind`](RequestError::outcome_kind) look through both, so code
+/// that asks them works with one server or several.
 ///
 /// It converts to [`std::io::Error`] for code that works in I/O errors.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -54,33 +63,104 @@ pub enum RequestError {
     /// for example). Nothing was written.
     #[error("invalid request: {0}")]
     Invalid(SendError),
+    /// On a client over several servers: what happened to a request on
+    /// the server it went to, by the server's name.
+    #[error("server {server}: {error}")]
+    OnServer {
+        /// The server's name.
+        server: Arc<str>,
+        /// What happened there (never itself `OnServer` or `Partial`).
+        error: Box<RequestError>,
+    },
+    /// On a client over several servers: a request that goes to every
+    /// server (a rule) did not end `OK` on every one. Each server's
+    /// result, in the builder's order. It counts as its most serious
+    /// failure ([`RequestError::outcome_kind`]).
+    #[error("not OK on every server: {}", Partial(.0))]
+    Partial(Vec<(Arc<str>, Result<(), RequestError>)>),
+}
+
+/// Writes `a: ok; b: not sent: ...`.
+struct Partial<'a>(&'a [(Arc<str>, Result<(), RequestError>)]);
+
+impl std::fmt::Display for Partial<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, (server, result)) in self.0.iter().enumerate() {
+            let sep = if n == 0 { "" } else { "; " };
+            match result {
+                Ok(()) => write!(f, "{sep}{server}: ok")?,
+                Err(e) => write!(f, "{sep}{server}: {e}")?,
+            }
+        }
+        Ok(())
+    }
 }
 
 impl RequestError {
     /// Whether the server answered `ERROR`.
     pub fn is_rejected(&self) -> bool {
-        matches!(self, RequestError::Rejected)
+        self.outcome_kind() == OutcomeKind::Rejected
     }
 
     /// Whether no response came within the request timeout.
     pub fn is_timed_out(&self) -> bool {
-        matches!(self, RequestError::TimedOut { .. })
+        self.outcome_kind() == OutcomeKind::TimedOut
     }
 
     /// Whether the request was never sent.
     pub fn is_not_sent(&self) -> bool {
-        matches!(self, RequestError::NotSent { .. })
+        self.outcome_kind() == OutcomeKind::NotSent
     }
 
     /// Whether the request was written and the connection ended before
     /// its response.
     pub fn is_unknown(&self) -> bool {
-        matches!(self, RequestError::Unknown { .. })
+        self.outcome_kind() == OutcomeKind::Unknown
     }
 
     /// Whether the request could not be sent because of its own content.
     pub fn is_invalid(&self) -> bool {
-        matches!(self, RequestError::Invalid(_))
+        self.outcome_kind() == OutcomeKind::Invalid
+    }
+
+    /// How the request ended, as a [`Tally`](crate::Tally) counts it. An
+    /// [`OnServer`](RequestError::OnServer) error counts as the error on
+    /// its server; a [`Partial`](RequestError::Partial) one as its most
+    /// serious failure: unknown, then timed out, not sent, rejected,
+    /// invalid (a rule that was not sent to one server and applied on the
+    /// others is not sent: sending it again is safe).
+    pub fn outcome_kind(&self) -> OutcomeKind {
+        match self {
+            RequestError::Rejected => OutcomeKind::Rejected,
+            RequestError::TimedOut { .. } => OutcomeKind::TimedOut,
+            RequestError::NotSent { .. } => OutcomeKind::NotSent,
+            RequestError::Unknown { .. } => OutcomeKind::Unknown,
+            RequestError::Invalid(_) => OutcomeKind::Invalid,
+            RequestError::OnServer { error, .. } => error.outcome_kind(),
+            RequestError::Partial(results) => {
+                let failed = || results.iter().filter_map(|(_, r)| r.as_ref().err());
+                let has = |kind| failed().any(|e| e.outcome_kind() == kind);
+                [
+                    OutcomeKind::Unknown,
+                    OutcomeKind::TimedOut,
+                    OutcomeKind::NotSent,
+                    OutcomeKind::Rejected,
+                    OutcomeKind::Invalid,
+                ]
+                .into_iter()
+                .find(|&kind| has(kind))
+                .unwrap_or(OutcomeKind::Unknown)
+            }
+        }
+    }
+
+    /// The name of the server a request of a client over several servers
+    /// failed on ([`RequestError::OnServer`]).
+    pub fn server(&self) -> Option<&str> {
+        match self {
+            RequestError::OnServer { server, .. } => Some(server),
+            _ => None,
+        }
     }
 
     /// Whether sending the same request again cannot apply it twice: it
@@ -94,6 +174,7 @@ impl RequestError {
     pub fn cause(&self) -> Option<&Cause> {
         match self {
             RequestError::NotSent { cause } | RequestError::Unknown { cause } => Some(cause),
+            RequestError::OnServer { error, .. } => error.cause(),
             _ => None,
         }
     }
@@ -127,6 +208,14 @@ impl RequestError {
             RequestError::NotSent { .. } => Some(Outcome::NotSent),
             RequestError::Unknown { .. } => Some(Outcome::Unknown),
             RequestError::Invalid(_) => None,
+            RequestError::OnServer { error, .. } => error.outcome(),
+            RequestError::Partial(_) => match self.outcome_kind() {
+                OutcomeKind::Rejected => Some(Outcome::Rejected),
+                OutcomeKind::TimedOut => Some(Outcome::TimedOut),
+                OutcomeKind::NotSent => Some(Outcome::NotSent),
+                OutcomeKind::Invalid => None,
+                _ => Some(Outcome::Unknown),
+            },
         }
     }
 
@@ -137,6 +226,12 @@ impl RequestError {
             RequestError::TimedOut { .. } => io::ErrorKind::TimedOut,
             RequestError::NotSent { cause } | RequestError::Unknown { cause } => cause.kind(),
             RequestError::Invalid(_) => io::ErrorKind::InvalidInput,
+            RequestError::OnServer { error, .. } => error.kind(),
+            RequestError::Partial(results) => results
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().err())
+                .find(|e| e.outcome_kind() == self.outcome_kind())
+                .map_or(io::ErrorKind::Other, RequestError::kind),
         }
     }
 }

@@ -54,6 +54,7 @@ mod load;
 pub mod mux;
 mod retry;
 mod settings;
+pub mod shard;
 mod tally;
 mod time;
 

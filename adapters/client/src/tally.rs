@@ -37,11 +37,7 @@ impl OutcomeKind {
     pub fn of<T>(result: &Result<T, RequestError>) -> OutcomeKind {
         match result {
             Ok(_) => OutcomeKind::Ok,
-            Err(RequestError::Rejected) => OutcomeKind::Rejected,
-            Err(RequestError::TimedOut { .. }) => OutcomeKind::TimedOut,
-            Err(RequestError::NotSent { .. }) => OutcomeKind::NotSent,
-            Err(RequestError::Unknown { .. }) => OutcomeKind::Unknown,
-            Err(RequestError::Invalid(_)) => OutcomeKind::Invalid,
+            Err(e) => e.outcome_kind(),
         }
     }
 

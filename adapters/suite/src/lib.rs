@@ -30,6 +30,7 @@ pub mod liveness;
 pub mod pipelining;
 pub mod reference;
 pub mod restart;
+pub mod shards;
 pub mod support;
 
 /// How a runtime runs a test case.
@@ -108,12 +109,27 @@ macro_rules! restart_suite {
         );
     };
     (@cases $client:ty; $($name:ident),* $(,)?) => {
+        $crate::restart_suite!(@cases_in restart $client; $($name),*);
+    };
+    (@cases_in $module:ident $client:ty; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                $crate::restart::$name::<$client>();
+                $crate::$module::$name::<$client>();
             }
         )*
+    };
+}
+
+/// Expands to the cases of a client over several servers ([`shards`])
+/// for a [`restart::BatchClient`].
+#[macro_export]
+macro_rules! shard_suite {
+    ($client:ty) => {
+        $crate::restart_suite!(@cases_in shards $client;
+            jobs_land_on_their_placed_server_and_rules_on_all,
+            a_stopped_server_fails_only_its_share_naming_it,
+        );
     };
 }
 

@@ -38,9 +38,20 @@ pub trait BatchClient: Sized {
     /// defaults).
     fn connect(addr: SocketAddr, options: Options) -> Self;
 
+    /// A client of several named servers with `options`.
+    fn connect_servers(servers: &[(&str, SocketAddr)], options: Options) -> Self;
+
     /// Returns once the client has seen its connections end (the blocking
     /// client sees it at the start of its next call).
     fn notice_disconnect(&mut self);
+
+    /// Returns once the client has seen the connections of one of its
+    /// servers end (the blocking client sees it at the start of its next
+    /// call).
+    fn notice_disconnect_of_one(&mut self);
+
+    /// Its `execute`.
+    fn execute(&mut self, instruction: Instruction) -> Result<(), RequestError>;
 
     /// Its `execute_each`.
     fn execute_each<I, F>(&mut self, items: I, on_result: F)
@@ -257,6 +268,31 @@ impl<H: Harness> BatchClient for Async<H> {
             .retry(options.retry)
             .connect(addr);
         Async(H::block_on(connect).expect("connected"))
+    }
+
+    fn connect_servers(servers: &[(&str, SocketAddr)], options: Options) -> Self {
+        let connect = kairoi_client::Client::<H::Rt>::builder()
+            .window(options.window)
+            .connections(options.connections)
+            .request_timeout(options.request_timeout)
+            .retry(options.retry)
+            .connect_servers(servers.iter().copied());
+        Async(H::block_on(connect).expect("connected"))
+    }
+
+    fn notice_disconnect_of_one(&mut self) {
+        let client = &self.0;
+        let per_server = client.settings().connections;
+        let others = per_server * (client.servers().len() - 1);
+        H::block_on(crate::support::eventually::<H::Rt>(
+            Duration::from_secs(10),
+            "the client saw every connection of one server end",
+            || client.open_connections() <= others,
+        ));
+    }
+
+    fn execute(&mut self, instruction: Instruction) -> Result<(), RequestError> {
+        H::block_on(self.0.execute(&instruction))
     }
 
     fn notice_disconnect(&mut self) {

@@ -3,6 +3,7 @@
 use std::io;
 
 use super::{Client, Runtime};
+use crate::shard::Shards;
 use crate::{ServerAddr, Settings};
 
 /// Settings of an async [`Client`], then [`ClientBuilder::connect`]. The
@@ -40,6 +41,30 @@ impl<R: Runtime> ClientBuilder<R> {
     /// Dropping the future abandons the attempts; connections they make
     /// are closed.
     pub async fn connect(self, addr: impl Into<ServerAddr>) -> io::Result<Client<R>> {
-        Client::start(self, addr.into()).await
+        Client::start(self, Shards::default(), vec![addr.into()]).await
+    }
+
+    /// Connects to several Kairoi servers as one, each given by a name
+    /// and an address: every option applies to each server (`connections`
+    /// per server). A job goes to one server, chosen from its identifier
+    /// and the servers' names ([`kairoi_proto::placement`]); a rule goes to
+    /// every server. See [`Client`] for what happens when one is down.
+    ///
+    /// Fails when a name is empty or given twice, or when a server cannot
+    /// be reached (the error names it).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`ClientBuilder::connect`].
+    pub async fn connect_servers<N, A>(
+        self,
+        servers: impl IntoIterator<Item = (N, A)>,
+    ) -> io::Result<Client<R>>
+    where
+        N: AsRef<str>,
+        A: Into<ServerAddr>,
+    {
+        let (shards, addrs) = Shards::split(servers)?;
+        Client::start(self, shards, addrs).await
     }
 }

@@ -17,6 +17,7 @@ use crate::feed::{Feeder, Next};
 use crate::load::least_loaded;
 use crate::mux::{Payload, Submission};
 use crate::proto::Instruction;
+use crate::shard::Shards;
 use crate::time::deadline;
 use crate::{Cause, InOrder, RequestError, ServerAddr, Settings};
 
@@ -24,7 +25,9 @@ use crate::{Cause, InOrder, RequestError, ServerAddr, Settings};
 struct Shared<R> {
     rt: R,
     settings: Settings,
-    slots: Vec<Slot>,
+    shards: Shards,
+    /// The connections of each server, in the order of `shards`.
+    servers: Vec<Vec<Slot>>,
     next_slot: AtomicUsize,
     next_ticket: AtomicU64,
     closed: AtomicBool,
@@ -67,14 +70,14 @@ impl<R> Clone for Client<R> {
 /// run.
 const YIELD_EVERY: usize = 4096;
 
-/// Withdraws or abandons the request of a single call whose caller
-/// stopped waiting.
+/// Withdraws or abandons the requests of a single call whose caller
+/// stopped waiting (one per server it went to).
 #[derive(Default)]
-struct CancelGuard(Option<(Sender<Command>, u64)>);
+struct CancelGuard(Vec<(Sender<Command>, u64)>);
 
 impl Drop for CancelGuard {
     fn drop(&mut self) {
-        if let Some((commands, ticket)) = self.0.take() {
+        for (commands, ticket) in self.0.drain(..) {
             // The channel is unbounded: this never blocks.
             let _ = commands.try_send(Command::Cancel(ticket));
         }
@@ -112,15 +115,16 @@ impl<R: Runtime> Client<R> {
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let slot = Slot::start(&builder.rt, &builder.settings, Some(io), None);
-        Client::new(builder, vec![slot])
+        Client::new(builder, Shards::default(), vec![vec![slot]])
     }
 
-    fn new(builder: ClientBuilder<R>, slots: Vec<Slot>) -> Self {
+    fn new(builder: ClientBuilder<R>, shards: Shards, servers: Vec<Vec<Slot>>) -> Self {
         Client {
             shared: Arc::new(Shared {
                 rt: builder.rt,
                 settings: builder.settings,
-                slots,
+                shards,
+                servers,
                 next_slot: AtomicUsize::new(0),
                 next_ticket: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
@@ -128,20 +132,32 @@ impl<R: Runtime> Client<R> {
         }
     }
 
-    /// Connects every connection of the pool, then hands each to its
-    /// driver, which makes it again whenever it ends.
-    pub(crate) async fn start(builder: ClientBuilder<R>, target: ServerAddr) -> io::Result<Self> {
+    /// Connects every connection of the pool of each server, then hands
+    /// each to its driver, which makes it again whenever it ends.
+    pub(crate) async fn start(
+        builder: ClientBuilder<R>,
+        shards: Shards,
+        targets: Vec<ServerAddr>,
+    ) -> io::Result<Self> {
         builder.settings.check()?;
         let (rt, settings) = (&builder.rt, &builder.settings);
-        let mut slots = Vec::new();
-        for _ in 0..settings.connections.max(1) {
-            let stream = slot::open(rt, &target, settings)
-                .await
-                .map_err(io::Error::from)?;
-            let connect = slot::connector(rt, &target, settings);
-            slots.push(Slot::start(rt, settings, Some(stream), connect));
+        let mut servers = Vec::new();
+        for (server, target) in targets.iter().enumerate() {
+            let mut slots = Vec::new();
+            for _ in 0..settings.connections.max(1) {
+                let stream = slot::open(rt, target, settings).await.map_err(|cause| {
+                    let e = io::Error::from(cause);
+                    match shards.name(server) {
+                        Some(name) => io::Error::new(e.kind(), format!("server {name}: {e}")),
+                        None => e,
+                    }
+                })?;
+                let connect = slot::connector(rt, target, settings);
+                slots.push(Slot::start(rt, settings, Some(stream), connect));
+            }
+            servers.push(slots);
         }
-        Ok(Client::new(builder, slots))
+        Ok(Client::new(builder, shards, servers))
     }
 
     /// The settings in force.
@@ -203,7 +219,8 @@ impl<R: Runtime> Client<R> {
         let items = instructions
             .into_iter()
             .map(|item| Payload::Typed(item.borrow().clone()));
-        let feeder = Feeder::new(items, settings.batch_limit(), settings.retry, None);
+        let shards = &self.shared.shards;
+        let feeder = Feeder::new(items, shards, settings.batch_limit(), settings.retry, None);
         let (tx, rx) = async_channel::unbounded();
         self.feed(feeder, &tx, &rx, on_result, None).await;
     }
@@ -219,15 +236,20 @@ impl<R: Runtime> Client<R> {
     pub async fn close(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         let until = deadline(Instant::now(), self.shared.settings.close_timeout);
-        for slot in &self.shared.slots {
+        for slot in self.slots() {
             slot.close(until).await;
         }
+    }
+
+    /// Every connection of every server.
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.shared.servers.iter().flatten()
     }
 
     /// Requests held by the connections now, waiting for room, for a
     /// connection or for a response.
     pub fn in_flight(&self) -> usize {
-        self.shared.slots.iter().map(|s| s.load()).sum()
+        self.slots().map(|s| s.load()).sum()
     }
 
     fn is_closed(&self) -> bool {
@@ -236,7 +258,30 @@ impl<R: Runtime> Client<R> {
 
     /// Whether any connection of the pool is up now.
     pub fn is_connected(&self) -> bool {
-        self.shared.slots.iter().any(Slot::is_live)
+        self.slots().any(Slot::is_live)
+    }
+
+    /// How many connections are up now, of every server.
+    pub fn open_connections(&self) -> usize {
+        self.slots().filter(|s| s.is_live()).count()
+    }
+
+    /// The names of the servers of a client over several servers, in the
+    /// builder's order (empty with one server).
+    pub fn servers(&self) -> &[Arc<str>] {
+        self.shared.shards.names()
+    }
+
+    /// Whether a connection to the server at `server` is up now.
+    fn is_up(&self, server: usize) -> bool {
+        self.shared.servers[server].iter().any(Slot::is_live)
+    }
+
+    /// Tells the feeder which servers have a connection now.
+    fn sync<I: Iterator<Item = Payload>>(&self, feeder: &mut Feeder<I>) {
+        for server in 0..self.shared.servers.len() {
+            feeder.set_connected(server, self.is_up(server));
+        }
     }
 
     /// One request, resent while the retry policy allows, all within one
@@ -244,7 +289,8 @@ impl<R: Runtime> Client<R> {
     async fn run(&self, body: Payload) -> Result<(), RequestError> {
         let settings = &self.shared.settings;
         let until = settings.request_deadline(Instant::now());
-        let feeder = Feeder::new(std::iter::once(body), 1, settings.retry, until);
+        let shards = &self.shared.shards;
+        let feeder = Feeder::new(std::iter::once(body), shards, 1, settings.retry, until);
         let mut result = None;
         // Declared before the channel, so dropped after it: a request
         // still queued is seen as abandoned whichever the driver sees
@@ -253,7 +299,7 @@ impl<R: Runtime> Client<R> {
         let (tx, rx) = async_channel::unbounded();
         let record = |_, r| result = Some(r);
         self.feed(feeder, &tx, &rx, record, Some(&mut guard)).await;
-        guard.0 = None;
+        guard.0.clear();
         // `feed` reports every request exactly once.
         result.unwrap_or(Err(RequestError::NotSent {
             cause: Cause::Closed,
@@ -262,7 +308,7 @@ impl<R: Runtime> Client<R> {
 
     /// Runs a feeder to its end: submits what it gives, hands it each
     /// result, and reports what it says to `on_result`. `guard`, for a
-    /// single call, names the request last submitted.
+    /// single call, names the requests submitted.
     async fn feed<I, F>(
         &self,
         mut feeder: Feeder<I>,
@@ -276,13 +322,17 @@ impl<R: Runtime> Client<R> {
     {
         let mut reported = 0usize;
         loop {
-            let connected = self.is_connected();
-            while let Some(next) = feeder.next(Instant::now(), connected, connected) {
+            self.sync(&mut feeder);
+            while let Some(next) = feeder.next(Instant::now()) {
                 match next {
-                    Next::Submit(index, body) => {
-                        let sent = self.submit(index, body, feeder.deadline(), tx);
+                    Next::Submit {
+                        index,
+                        server,
+                        body,
+                    } => {
+                        let sent = self.submit(index, server, body, feeder.deadline(), tx);
                         if let (Some(guard), Some((commands, ticket))) = (guard.as_mut(), sent) {
-                            guard.0 = Some((commands.clone(), ticket));
+                            guard.0.push((commands.clone(), ticket));
                         }
                     }
                     Next::Report(index, result) => {
@@ -306,35 +356,36 @@ impl<R: Runtime> Client<R> {
                 None
             };
             // `tx` is held here, so the channel never closes.
-            if let Some((index, result, body)) = future::or(done, due).await {
-                let connected = self.is_connected();
+            if let Some((index, server, result, body)) = future::or(done, due).await {
+                feeder.set_connected(server, self.is_up(server));
                 let now = Instant::now();
-                if let Some((i, r)) = feeder.complete(now, connected, index, result, body) {
+                if let Some((i, r)) = feeder.complete(now, index, server, result, body) {
                     on_result(i, r);
                 }
             }
         }
     }
 
-    /// Hands a request to the least busy connection; its result comes
-    /// back on `tx`, whatever happens. Gives the driver's channel and the
-    /// ticket.
+    /// Hands a request to the least busy connection of the server at
+    /// `server`; its result comes back on `tx`, whatever happens. Gives
+    /// the driver's channel and the ticket.
     fn submit(
         &self,
         index: usize,
+        server: usize,
         body: Payload,
         deadline: Option<Instant>,
         tx: &Sender<Done>,
     ) -> Option<(&Sender<Command>, u64)> {
         let shared = &self.shared;
-        let slot = self.pick();
+        let slot = self.pick(server);
         let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
         let job = Submission {
             ticket,
             body,
             queued_at: Instant::now(),
             deadline,
-            reply: ChannelReply::new(tx.clone(), index, &slot.load),
+            reply: ChannelReply::new(tx.clone(), index, server, &slot.load),
         };
         let commands = slot.commands();
         if self.is_closed() {
@@ -352,10 +403,11 @@ impl<R: Runtime> Client<R> {
         }
     }
 
-    /// The live connection with the fewest requests, ties taken in turn;
-    /// a connection that is down only when none is live.
-    fn pick(&self) -> &Slot {
-        let slots = &self.shared.slots;
+    /// The live connection of the server at `server` with the fewest
+    /// requests, ties taken in turn; a connection that is down only when
+    /// none is live.
+    fn pick(&self, server: usize) -> &Slot {
+        let slots = &self.shared.servers[server];
         let start = self.shared.next_slot.fetch_add(1, Ordering::Relaxed);
         let rank = |i: usize| {
             let slot: &Slot = &slots[i];

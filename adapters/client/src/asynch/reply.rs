@@ -17,8 +17,9 @@ use crate::{Cause, RequestError, mux};
 pub(crate) type Command = mux::Command<ChannelReply>;
 
 /// A request's end as its call receives it: the input position, the
-/// result, and the body when the driver gave it back (for a resend).
-pub(crate) type Done = (usize, Result<(), RequestError>, Option<Payload>);
+/// server's position, the result, and the body when the driver gave it
+/// back (for a resend).
+pub(crate) type Done = (usize, usize, Result<(), RequestError>, Option<Payload>);
 
 /// The way back to one request's caller, with its trace span. It also
 /// counts the request in its connection's load until it is answered or
@@ -30,6 +31,7 @@ pub(crate) struct ChannelReply {
     /// dropped undelivered (its driver gone abnormally).
     tx: Option<Sender<Done>>,
     index: usize,
+    server: usize,
     /// Dropped before the caller is answered.
     load: Option<Load>,
     span: tracing::Span,
@@ -37,10 +39,16 @@ pub(crate) struct ChannelReply {
 }
 
 impl ChannelReply {
-    pub(crate) fn new(tx: Sender<Done>, index: usize, load: &Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(
+        tx: Sender<Done>,
+        index: usize,
+        server: usize,
+        load: &Arc<AtomicUsize>,
+    ) -> Self {
         ChannelReply {
             tx: Some(tx),
             index,
+            server,
             load: Some(Load::new(load)),
             span: tracing::debug_span!(
                 "kairoi_request",
@@ -79,7 +87,7 @@ impl mux::Reply for ChannelReply {
         self.load = None;
         if let Some(tx) = self.tx.take() {
             // Unbounded: a failure only means the caller is gone.
-            let _ = tx.try_send((self.index, result, Some(body)));
+            let _ = tx.try_send((self.index, self.server, result, Some(body)));
         }
     }
 }
@@ -91,7 +99,8 @@ impl Drop for ChannelReply {
         self.load = None;
         if let Some(tx) = self.tx.take() {
             let cause = Cause::Closed;
-            let _ = tx.try_send((self.index, Err(RequestError::Unknown { cause }), None));
+            let unknown = Err(RequestError::Unknown { cause });
+            let _ = tx.try_send((self.index, self.server, unknown, None));
         }
     }
 }

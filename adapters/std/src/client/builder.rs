@@ -2,6 +2,7 @@
 
 use std::io;
 
+use kairoi_client::shard::Shards;
 use kairoi_client::{ServerAddr, Settings};
 
 use super::Client;
@@ -35,6 +36,28 @@ impl ClientBuilder {
     /// when a batch needs them). `addr` is kept as given: a host name is
     /// resolved again before each reconnect.
     pub fn connect(self, addr: impl Into<ServerAddr>) -> io::Result<Client> {
-        Client::open(addr.into(), self.settings)
+        Client::open(Shards::default(), vec![addr.into()], self.settings)
+    }
+
+    /// Connects to several Kairoi servers as one, each given by a name
+    /// and an address (the first connection of each; the others connect
+    /// when a batch needs them): every option applies to each server
+    /// (`connections` per server). A job goes to one server, chosen from
+    /// its identifier and the servers' names
+    /// ([`kairoi_proto::placement`]); a rule goes to every server. See
+    /// [`Client`] for what happens when one is down.
+    ///
+    /// Fails when a name is empty or given twice, or when a server cannot
+    /// be reached (the error names it).
+    pub fn connect_servers<N, A>(
+        self,
+        servers: impl IntoIterator<Item = (N, A)>,
+    ) -> io::Result<Client>
+    where
+        N: AsRef<str>,
+        A: Into<ServerAddr>,
+    {
+        let (shards, addrs) = Shards::split(servers)?;
+        Client::open(shards, addrs, self.settings)
     }
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use kairoi_client::feed::Feeder;
 use kairoi_client::mux::Payload;
+use kairoi_client::shard::Shards;
 use kairoi_client::{InOrder, ServerAddr, Settings};
 use kairoi_proto::Instruction;
 
@@ -65,8 +66,10 @@ use crate::{Cause, RequestError};
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    target: ServerAddr,
     settings: Settings,
+    shards: Shards,
+    /// The connections of every server, grouped by server in the order
+    /// of `shards`.
     slots: Vec<Slot>,
 }
 
@@ -82,14 +85,31 @@ impl Client {
         ClientBuilder::default()
     }
 
-    pub(crate) fn open(target: ServerAddr, settings: Settings) -> io::Result<Client> {
+    /// Connects the first connection of each server; the others connect
+    /// when a batch needs them.
+    pub(crate) fn open(
+        shards: Shards,
+        targets: Vec<ServerAddr>,
+        settings: Settings,
+    ) -> io::Result<Client> {
         settings.check()?;
         let count = settings.connections.max(1);
-        let mut slots: Vec<Slot> = (0..count).map(|_| Slot::new(&settings)).collect();
-        slots[0].connect(&target, &settings, None)?;
+        let mut slots = Vec::with_capacity(count * targets.len());
+        for (server, target) in targets.into_iter().enumerate() {
+            let mut first = Slot::new(&settings, server, target.clone());
+            first.connect(&settings, None).map_err(|cause| {
+                let e = io::Error::from(cause);
+                match shards.name(server) {
+                    Some(name) => io::Error::new(e.kind(), format!("server {name}: {e}")),
+                    None => e,
+                }
+            })?;
+            slots.push(first);
+            slots.extend((1..count).map(|_| Slot::new(&settings, server, target.clone())));
+        }
         Ok(Client {
-            target,
             settings,
+            shards,
             slots,
         })
     }
@@ -111,6 +131,12 @@ impl Client {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The names of the servers of a client over several servers, in the
+    /// builder's order (empty with one server).
+    pub fn servers(&self) -> &[std::sync::Arc<str>] {
+        self.shards.names()
     }
 
     /// The pipeline window: the most requests in flight at once on each
@@ -168,7 +194,7 @@ impl Client {
         let spread = items.size_hint().1.is_none_or(|n| n > self.window());
         let items = items.map(|item| Payload::Typed(item.borrow().clone()));
         let (limit, retry) = (self.settings.batch_limit(), self.settings.retry);
-        let feeder = Feeder::new(items, limit, retry, None);
+        let feeder = Feeder::new(items, &self.shards, limit, retry, None);
         self.call(feeder, spread, &mut on_result);
     }
 
@@ -176,7 +202,8 @@ impl Client {
     /// request timeout: a batch of one.
     fn run(&mut self, body: Payload) -> Result<(), RequestError> {
         let until = self.settings.request_deadline(Instant::now());
-        let feeder = Feeder::new(std::iter::once(body), 1, self.settings.retry, until);
+        let retry = self.settings.retry;
+        let feeder = Feeder::new(std::iter::once(body), &self.shards, 1, retry, until);
         let mut result = None;
         self.call(feeder, false, &mut |_, r| result = Some(r));
         // Every request is reported exactly once.
@@ -193,8 +220,15 @@ impl Client {
     ) where
         I: Iterator<Item = Payload> + Send,
     {
-        let (target, settings) = (&self.target, &self.settings);
-        pool::run(&mut self.slots, target, settings, feeder, spread, on_result);
+        let servers = self.shards.len();
+        pool::run(
+            &mut self.slots,
+            servers,
+            &self.settings,
+            feeder,
+            spread,
+            on_result,
+        );
     }
 
     /// Closes every connection. Requests are all finished between calls,

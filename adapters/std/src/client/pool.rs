@@ -1,14 +1,15 @@
 //! A call over the pool: the engine's [`Feeder`] hands requests to the
-//! slots, one in the caller's thread or one scoped thread per slot, and
-//! every result reaches the caller's thread.
+//! slots (each the connection of one server), one in the caller's thread
+//! or one scoped thread per slot, and every result reaches the caller's
+//! thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::Instant;
 
+use kairoi_client::Settings;
 use kairoi_client::feed::{Feeder, Next};
 use kairoi_client::mux::Payload;
-use kairoi_client::{ServerAddr, Settings};
 
 use super::slot::Slot;
 use crate::RequestError;
@@ -19,9 +20,8 @@ type Out<'a> = dyn FnMut(usize, Result<(), RequestError>) + 'a;
 /// What the slots of one call share.
 struct Call<'a, I> {
     feeder: Mutex<Feeder<I>>,
-    /// Slots with a connection up.
-    up: AtomicUsize,
-    target: &'a ServerAddr,
+    /// Slots with a connection up, by server.
+    up: Vec<AtomicUsize>,
     settings: &'a Settings,
 }
 
@@ -32,17 +32,19 @@ impl<I> Call<'_, I> {
         self.feeder.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn connected(&self) -> bool {
-        self.up.load(Ordering::Relaxed) > 0
+    fn connected(&self, server: usize) -> bool {
+        self.up[server].load(Ordering::Relaxed) > 0
     }
 }
 
-/// Runs `feeder` to its end over `slots`, every result to `on_result` in
-/// the caller's thread. With `spread`, each slot has a thread of its own;
-/// else the call runs on one slot, an open one if there is any.
+/// Runs `feeder` to its end over `slots` (of `servers` servers), every
+/// result to `on_result` in the caller's thread. With `spread`, each slot
+/// has a thread of its own; else the call runs on one slot of each
+/// server, an open one if there is any: in the caller's thread when there
+/// is one server.
 pub(crate) fn run<I>(
     slots: &mut [Slot],
-    target: &ServerAddr,
+    servers: usize,
     settings: &Settings,
     feeder: Feeder<I>,
     spread: bool,
@@ -50,22 +52,28 @@ pub(crate) fn run<I>(
 ) where
     I: Iterator<Item = Payload> + Send,
 {
+    let up: Vec<AtomicUsize> = (0..servers).map(|_| AtomicUsize::new(0)).collect();
     for slot in slots.iter_mut() {
         slot.refresh();
+        if slot.is_up() {
+            up[slot.server].fetch_add(1, Ordering::Relaxed);
+        }
     }
     let call = Call {
         feeder: Mutex::new(feeder),
-        up: AtomicUsize::new(slots.iter().filter(|s| s.is_up()).count()),
-        target,
+        up,
         settings,
     };
-    if !spread || slots.len() == 1 {
-        let open = slots.iter().position(Slot::is_up).unwrap_or(0);
-        return drive(&mut slots[open], &call, on_result);
+    let mut chosen: Vec<&mut Slot> = match spread {
+        true => slots.iter_mut().collect(),
+        false => one_per_server(slots, servers),
+    };
+    if let [slot] = chosen.as_mut_slice() {
+        return drive(slot, &call, on_result);
     }
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
-        for slot in slots.iter_mut() {
+        for slot in chosen {
             let (tx, call) = (tx.clone(), &call);
             scope.spawn(move || {
                 drive(slot, call, &mut |i, r| {
@@ -81,22 +89,42 @@ pub(crate) fn run<I>(
     });
 }
 
-/// Drives one slot until the call's feeder is done: takes requests while
-/// the window has room, turns the engine, and hands each result back.
+/// One slot of each server: an open one if there is any, else its first.
+fn one_per_server(slots: &mut [Slot], servers: usize) -> Vec<&mut Slot> {
+    let pick: Vec<usize> = (0..servers)
+        .filter_map(|server| {
+            let of = || slots.iter().enumerate().filter(|(_, s)| s.server == server);
+            of().find(|(_, s)| s.is_up())
+                .or_else(|| of().next())
+                .map(|(i, _)| i)
+        })
+        .collect();
+    slots
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| pick.contains(i))
+        .map(|(_, slot)| slot)
+        .collect()
+}
+
+/// Drives one slot until the call's feeder is done: takes its server's
+/// requests while the window has room, turns the engine, and hands each
+/// result back.
 fn drive<I>(slot: &mut Slot, call: &Call<'_, I>, out: &mut Out<'_>)
 where
     I: Iterator<Item = Payload>,
 {
-    let window = call.settings.window();
+    let (window, server) = (call.settings.window(), slot.server);
     let mut up = slot.is_up();
     loop {
         let (done, retry) = {
             let mut feeder = call.feeder();
-            let (now, connected) = (Instant::now(), call.connected());
-            while slot.mux.load() < window {
-                let may_pull = slot.is_up() || slot.mux.load() == 0;
-                match feeder.next(now, connected, may_pull) {
-                    Some(Next::Submit(index, body)) => {
+            feeder.set_connected(server, call.connected(server));
+            let now = Instant::now();
+            // A slot that is down takes one request, to make a connection.
+            while slot.mux.load() < window && (slot.is_up() || slot.mux.load() == 0) {
+                match feeder.next_for(server, now) {
+                    Some(Next::Submit { index, body, .. }) => {
                         slot.submit(index, body, feeder.deadline());
                     }
                     Some(Next::Report(index, result)) => out(index, result),
@@ -109,20 +137,22 @@ where
             return;
         }
         // A slot that holds nothing wakes soon on its own: another slot's
-        // retry may be due.
-        slot.turn(call.target, call.settings, retry);
+        // retry may be due, or another server's slot may have taken
+        // requests for this one.
+        slot.turn(call.settings, retry);
         if slot.is_up() != up {
             up = slot.is_up();
             match up {
-                true => call.up.fetch_add(1, Ordering::Relaxed),
-                false => call.up.fetch_sub(1, Ordering::Relaxed),
+                true => call.up[server].fetch_add(1, Ordering::Relaxed),
+                false => call.up[server].fetch_sub(1, Ordering::Relaxed),
             };
         }
         while let Some((index, result, body)) = slot.finished() {
-            let reported =
-                call.feeder()
-                    .complete(Instant::now(), call.connected(), index, result, body);
-            if let Some((index, result)) = reported {
+            let mut feeder = call.feeder();
+            feeder.set_connected(server, call.connected(server));
+            if let Some((index, result)) =
+                feeder.complete(Instant::now(), index, server, result, body)
+            {
                 out(index, result);
             }
         }

@@ -43,6 +43,9 @@ impl mux::Reply for QueueReply {
 /// backoff and jitter after failed attempts.
 #[derive(Debug)]
 pub(crate) struct Slot {
+    /// The position of its server in the client.
+    pub(crate) server: usize,
+    target: ServerAddr,
     pub(crate) mux: Mux<QueueReply>,
     socket: Option<Socket>,
     finished: Finished,
@@ -50,8 +53,12 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    pub(crate) fn new(settings: &Settings) -> Self {
+    /// A slot of the server at position `server`, at `target`, not
+    /// connected yet.
+    pub(crate) fn new(settings: &Settings, server: usize, target: ServerAddr) -> Self {
         Slot {
+            server,
+            target,
             mux: Mux::new(settings, true),
             socket: None,
             finished: Finished::default(),
@@ -64,12 +71,11 @@ impl Slot {
     /// the attempt ended.
     pub(crate) fn connect(
         &mut self,
-        target: &ServerAddr,
         settings: &Settings,
         until: Option<Instant>,
     ) -> Result<(), Cause> {
         self.mux.connecting();
-        match Socket::open(target, settings, until) {
+        match Socket::open(&self.target, settings, until) {
             Ok(socket) => {
                 self.socket = Some(socket);
                 self.mux.connected(Instant::now());
@@ -132,7 +138,7 @@ impl Slot {
     /// One turn of the engine: due deadlines, a connection attempt when
     /// one is wanted, admission into the window, then I/O (or a sleep when
     /// down) until the next deadline or `wake`.
-    pub(crate) fn turn(&mut self, target: &ServerAddr, settings: &Settings, wake: Option<Instant>) {
+    pub(crate) fn turn(&mut self, settings: &Settings, wake: Option<Instant>) {
         let now = Instant::now();
         if self.mux.next_deadline().is_some_and(|t| t <= now) {
             self.mux.handle_timeout(now);
@@ -144,7 +150,7 @@ impl Slot {
             // off.
             self.mux.connecting();
             let until = self.mux.next_deadline();
-            let _ = self.connect(target, settings, until);
+            let _ = self.connect(settings, until);
         }
         self.mux.admit(Instant::now());
         // A slot that holds nothing only waits to look at the call again.

@@ -21,8 +21,27 @@ impl BatchClient for Blocking {
         Blocking(client)
     }
 
+    fn connect_servers(servers: &[(&str, SocketAddr)], options: Options) -> Self {
+        let client = Client::builder()
+            .window(options.window)
+            .connections(options.connections)
+            .request_timeout(options.request_timeout)
+            .retry(options.retry)
+            .connect_servers(servers.iter().copied())
+            .expect("connected");
+        Blocking(client)
+    }
+
     fn notice_disconnect(&mut self) {
         // A call reads what arrived on an idle connection before it writes.
+    }
+
+    fn notice_disconnect_of_one(&mut self) {
+        // As above.
+    }
+
+    fn execute(&mut self, instruction: Instruction) -> Result<(), RequestError> {
+        self.0.execute(&instruction)
     }
 
     fn execute_each<I, F>(&mut self, items: I, on_result: F)

@@ -50,6 +50,12 @@ struct Shared<R> {
 /// written, and new ones, wait for the next connection as
 /// [`Disconnected`](crate::Disconnected) says.
 ///
+/// Over several servers ([`ClientBuilder::connect_servers`]), each server
+/// has its own pool; a job goes to the server its identifier is placed on
+/// ([`kairoi_proto::placement`]), a rule to every server. A server that is
+/// down fails only its own jobs, as [`RequestError::OnServer`] naming it;
+/// nothing moves to another server.
+///
 /// Dropping every clone never blocks and never cancels a driver: it
 /// finishes the requests already submitted (within the close timeout) and
 /// ends.

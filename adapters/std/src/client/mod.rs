@@ -44,6 +44,12 @@ use crate::{Cause, RequestError};
 /// [`Disconnected`](crate::Disconnected)). Nothing written is sent again
 /// unless a [`RetryPolicy`] says so.
 ///
+/// Over several servers ([`ClientBuilder::connect_servers`]), each server
+/// has its own pool; a job goes to the server its identifier is placed on
+/// ([`kairoi_proto::placement`]), a rule to every server. A server that is
+/// down fails only its own jobs, as [`RequestError::OnServer`] naming it;
+/// nothing moves to another server.
+///
 /// ```no_run
 /// use kairoi_std::{Client, DateTime, Instruction, Runner};
 ///

@@ -26,6 +26,7 @@ pub mod faults;
 pub mod lifecycle;
 pub mod live;
 pub mod live_restart;
+pub mod live_shards;
 pub mod liveness;
 pub mod pipelining;
 pub mod reference;
@@ -146,8 +147,9 @@ macro_rules! live_suite {
     };
 }
 
-/// Expands to the live restart case ([`live_restart`]) for a
-/// [`restart::BatchClient`], against a reference server it starts and
+/// Expands to the live restart case ([`live_restart`]) and the live case
+/// over three servers ([`live_shards`]) for a
+/// [`restart::BatchClient`], against reference servers it starts and
 /// restarts itself from the binary at `KAIROI_REFERENCE_BIN`. It is
 /// ignored by a plain `cargo test` (which says so), and runs with
 /// `-- --ignored`; without the variable it then fails, naming it.
@@ -158,6 +160,12 @@ macro_rules! live_restart_suite {
         #[ignore = "live: needs the reference server's binary at KAIROI_REFERENCE_BIN (see the README)"]
         fn a_batch_rides_out_a_reference_server_restart() {
             $crate::live_restart::a_batch_rides_out_a_reference_server_restart::<$client>();
+        }
+
+        #[test]
+        #[ignore = "live: needs the reference server's binary at KAIROI_REFERENCE_BIN (see the README)"]
+        fn a_batch_over_three_reference_servers() {
+            $crate::live_shards::a_batch_over_three_reference_servers::<$client>();
         }
     };
 }

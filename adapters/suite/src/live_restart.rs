@@ -35,7 +35,7 @@ fn when() -> DateTime {
 
 /// The reference server's binary; a case asked for without it fails,
 /// naming the variable.
-fn reference_bin(case: &str) -> PathBuf {
+pub(crate) fn reference_bin(case: &str) -> PathBuf {
     match std::env::var_os("KAIROI_REFERENCE_BIN") {
         Some(bin) if !bin.is_empty() => {
             let bin = PathBuf::from(bin);

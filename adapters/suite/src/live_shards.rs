@@ -1,0 +1,159 @@
+//! The live cases of a client over several servers, written once for
+//! every client of the workspace (a [`BatchClient`]), against three
+//! reference servers that each case starts itself from the binary at
+//! `KAIROI_REFERENCE_BIN`, each with a database folder of its own whose
+//! log says which jobs and rules it holds.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use kairoi_client::{RetryPolicy, Tally};
+use kairoi_proto::{DateTime, Instruction, Runner, placement};
+
+use crate::live_restart::reference_bin;
+use crate::reference::{ReferenceServer, ScratchFolder, Stop};
+use crate::restart::{BatchClient, Options};
+
+/// The servers' names.
+const NAMES: [&str; 3] = ["kairoi-a", "kairoi-b", "kairoi-c"];
+/// The reference server's database loop rate: its default.
+const FRAMERATE: u32 = 128;
+
+/// Far ahead, so that the jobs never run, and before 2262 (see
+/// `live_restart`).
+fn when() -> DateTime {
+    "2200-01-01 00:00:00".parse().unwrap()
+}
+
+fn placed(job: &str) -> usize {
+    placement::place(job.as_bytes(), &NAMES).expect("three servers")
+}
+
+/// Three reference servers, each in a folder of its own.
+fn three(case: &str) -> (Vec<ScratchFolder>, Vec<ReferenceServer>) {
+    let bin = reference_bin(case);
+    let folders: Vec<ScratchFolder> = NAMES.iter().map(|n| ScratchFolder::new(n)).collect();
+    let servers = folders
+        .iter()
+        .map(|f| ReferenceServer::start(&bin, f.path(), FRAMERATE))
+        .collect();
+    (folders, servers)
+}
+
+fn named(servers: &[ReferenceServer]) -> Vec<(&'static str, SocketAddr)> {
+    NAMES
+        .iter()
+        .copied()
+        .zip(servers.iter().map(ReferenceServer::addr))
+        .collect()
+}
+
+/// 100,000 jobs and a rule in one batch over three reference servers:
+/// every result `Ok`, each job in its placed server's log and in no
+/// other, the rule in all three logs. Then 30,000 more, with one server
+/// killed once a third of them are in (request timeout 2 s): only jobs
+/// placed on it fail, each naming it, and every other job ends `Ok`.
+pub fn a_batch_over_three_reference_servers<C: BatchClient>() {
+    const JOBS: usize = 100_000;
+    const MORE: usize = 30_000;
+    let (_folders, mut servers) = three("a_batch_over_three_reference_servers");
+    let options = Options {
+        window: 256,
+        connections: 2,
+        request_timeout: Duration::from_secs(2),
+        retry: RetryPolicy::NONE,
+    };
+    let mut client = C::connect_servers(&named(&servers), options);
+    let rule = Instruction::rule_set("shards", "s.", Runner::shell("true"));
+    let items = (0..=JOBS).map(|n| match n {
+        0 => rule.clone(),
+        n => Instruction::set(format!("s.{n}"), when()),
+    });
+    let start = Instant::now();
+    let mut tally = Tally::default();
+    client.execute_each(items, |_, r| tally.record(&r));
+    let took = start.elapsed();
+    println!(
+        "live shards ({}): {JOBS} jobs and a rule over 3 reference servers in {:.2} s \
+         ({:.0} jobs/s): {tally:?}",
+        C::name(),
+        took.as_secs_f64(),
+        JOBS as f64 / took.as_secs_f64()
+    );
+    assert_eq!(tally.ok, JOBS as u64 + 1, "{tally:?}");
+    // The logs, once the servers have written everything.
+    for server in &mut servers {
+        server.stop(Stop::Terminate);
+    }
+    let mut stored = 0;
+    for (n, server) in servers.iter().enumerate() {
+        let state = server.state();
+        assert!(
+            state.rules.iter().any(|r| r.id == "shards"),
+            "the rule is not in {}'s log",
+            NAMES[n]
+        );
+        for job in &state.jobs {
+            assert_eq!(placed(&job.id), n, "{} in {}'s log", job.id, NAMES[n]);
+        }
+        let ids: HashSet<&str> = state.jobs.iter().map(|j| j.id.as_str()).collect();
+        stored += ids.len();
+        println!("  {}: {} jobs", NAMES[n], ids.len());
+    }
+    assert_eq!(stored, JOBS, "every job in exactly one log");
+    drop(client);
+
+    // One server killed in the middle of a batch.
+    for server in &mut servers {
+        server.restart(Stop::Terminate);
+    }
+    let mut client = C::connect_servers(&named(&servers), options);
+    let killed = 1;
+    let done = AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<(), kairoi_client::RequestError>>> = vec![None; MORE];
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        let (done, victim) = (&done, &mut servers[killed]);
+        scope.spawn(move || {
+            while done.load(Ordering::Relaxed) < MORE / 3 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            victim.stop(Stop::Kill);
+        });
+        let items = (0..MORE).map(|n| Instruction::set(format!("k.{n}"), when()));
+        client.execute_each(items, |i, r| {
+            results[i] = Some(r);
+            done.fetch_add(1, Ordering::Relaxed);
+        });
+    });
+    let took = start.elapsed();
+    let mut tally = Tally::default();
+    for (n, result) in results.iter().enumerate() {
+        let job = format!("k.{n}");
+        let result = result.as_ref().expect("every job reported");
+        tally.record(result);
+        if let Err(e) = result {
+            assert_eq!(placed(&job), killed, "{job}, not on the killed server: {e}");
+            assert_eq!(e.server(), Some(NAMES[killed]), "{e}");
+            assert!(e.is_not_sent() || e.is_unknown(), "{job}: {e}");
+        }
+    }
+    let share = (0..MORE)
+        .filter(|n| placed(&format!("k.{n}")) == killed)
+        .count();
+    println!(
+        "live shards ({}): {MORE} jobs, {} killed after a third, in {:.2} s: {tally:?} \
+         ({share} placed on it)",
+        C::name(),
+        NAMES[killed],
+        took.as_secs_f64()
+    );
+    assert_eq!(tally.ok as usize, MORE - tally.failed() as usize);
+    assert!(tally.failed() as usize <= share, "{tally:?}");
+    assert!(
+        tally.failed() > 0,
+        "the killed server failed nothing: {tally:?}"
+    );
+}

@@ -167,6 +167,12 @@ macro_rules! live_restart_suite {
         fn a_batch_over_three_reference_servers() {
             $crate::live_shards::a_batch_over_three_reference_servers::<$client>();
         }
+
+        #[test]
+        #[ignore = "live: needs the reference server's binary at KAIROI_REFERENCE_BIN (see the README)"]
+        fn three_servers_against_one_and_raw_sockets() {
+            $crate::live_shards::three_servers_against_one_and_raw_sockets::<$client>();
+        }
     };
 }
 

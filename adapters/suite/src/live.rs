@@ -3,7 +3,7 @@
 //! asked for without the variable.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use kairoi_client::{Client, Runtime};
@@ -69,31 +69,49 @@ pub async fn a_quarter_million_jobs_in_one_batch_all_ok<R: Runtime + Default>() 
 /// connections, reading while writing, and returns the time until every
 /// answer arrived.
 fn raw_sockets(addr: &str, sockets: usize, per_socket: usize, tag: &str) -> Duration {
+    let plan: Vec<(&str, Vec<String>)> = (0..sockets)
+        .map(|s| {
+            let jobs = (0..per_socket)
+                .map(|n| format!("raw.{tag}.{s}.{n}"))
+                .collect();
+            (addr, jobs)
+        })
+        .collect();
+    raw_pipelines(&plan)
+}
+
+/// Sends, on one plain TCP connection per entry of `plan`, a pipelined
+/// `SET` of each job identifier of the entry, reading while writing, all
+/// connections at once; returns the time until every answer arrived (each
+/// must be `OK`).
+pub(crate) fn raw_pipelines<A: ToSocketAddrs + Sync>(plan: &[(A, Vec<String>)]) -> Duration {
     let start = Instant::now();
     std::thread::scope(|scope| {
-        for s in 0..sockets {
+        for (addr, jobs) in plan {
             scope.spawn(move || {
                 let stream = TcpStream::connect(addr).expect("raw connection");
                 stream.set_nodelay(true).unwrap();
                 let mut writer = stream.try_clone().unwrap();
-                let tag = tag.to_owned();
-                let writing = std::thread::spawn(move || {
-                    let mut out = Vec::with_capacity(64 * 1024);
-                    for n in 0..per_socket {
-                        writeln!(out, "{n} SET raw.{tag}.{s}.{n} \"2999-01-01 00:00:00\"").unwrap();
-                        if out.len() > 60 * 1024 {
-                            writer.write_all(&out).unwrap();
-                            out.clear();
+                let writing = std::thread::scope(|inner| {
+                    let writing = inner.spawn(move || {
+                        let mut out = Vec::with_capacity(64 * 1024);
+                        for (n, job) in jobs.iter().enumerate() {
+                            writeln!(out, "{n} SET {job} \"2999-01-01 00:00:00\"").unwrap();
+                            if out.len() > 60 * 1024 {
+                                writer.write_all(&out).unwrap();
+                                out.clear();
+                            }
                         }
+                        writer.write_all(&out).unwrap();
+                    });
+                    let mut lines = BufReader::new(stream).lines();
+                    for _ in 0..jobs.len() {
+                        let line = lines.next().expect("an answer").expect("a readable answer");
+                        assert!(line.ends_with(" OK"), "{line}");
                     }
-                    writer.write_all(&out).unwrap();
+                    writing.join()
                 });
-                let mut lines = BufReader::new(stream).lines();
-                for _ in 0..per_socket {
-                    let line = lines.next().expect("an answer").expect("a readable answer");
-                    assert!(line.ends_with(" OK"), "{line}");
-                }
-                writing.join().unwrap();
+                writing.unwrap();
             });
         }
     });

@@ -15,6 +15,7 @@ use kairoi_proto::{DateTime, Instruction, Runner, placement};
 use crate::live_restart::reference_bin;
 use crate::reference::{ReferenceServer, ScratchFolder, Stop};
 use crate::restart::{BatchClient, Options};
+use crate::support::later;
 
 /// The servers' names.
 const NAMES: [&str; 3] = ["kairoi-a", "kairoi-b", "kairoi-c"];
@@ -156,4 +157,73 @@ pub fn a_batch_over_three_reference_servers<C: BatchClient>() {
         tally.failed() > 0,
         "the killed server failed nothing: {tally:?}"
     );
+}
+
+/// The rate of one client over three reference servers, against the same
+/// client over one of them and against raw pipelined sockets spread the
+/// same way over the three (two per server, as the client has), in the
+/// same run. Every job ends `Ok`; the rates and their ratios are printed
+/// (BENCHMARKS.md reads them). The case fails only when the client over
+/// three servers reaches less than 0.85 of the raw sockets, a gross
+/// regression: on a machine of two cores, three servers and the client
+/// share the cores, so the figures spread from run to run.
+///
+/// A reference server slows down as its job store grows, so the three are
+/// measured in many short turns, in rotating order, and compared over the
+/// sum of their turns.
+pub fn three_servers_against_one_and_raw_sockets<C: BatchClient>() {
+    const PER_TURN: usize = 12_000;
+    const ROUNDS: usize = 5;
+    const CONNECTIONS: usize = 2;
+    let (_folders, servers) = three("three_servers_against_one_and_raw_sockets");
+    let options = Options {
+        window: PER_TURN / (CONNECTIONS * NAMES.len()),
+        connections: CONNECTIONS,
+        request_timeout: Duration::from_secs(30),
+        retry: RetryPolicy::NONE,
+    };
+    let mut one = C::connect(servers[0].addr(), options);
+    let mut sharded = C::connect_servers(&named(&servers), options);
+    let mut took = [Duration::ZERO; 3];
+    let tag = std::process::id();
+    for round in 0..ROUNDS {
+        for turn in 0..3 {
+            let which = (round + turn) % 3;
+            let jobs: Vec<String> = (0..PER_TURN)
+                .map(|n| format!("t.{tag}.{round}.{which}.{n}"))
+                .collect();
+            let start = Instant::now();
+            match which {
+                0 | 1 => {
+                    let client = if which == 0 { &mut one } else { &mut sharded };
+                    let mut tally = Tally::default();
+                    // The date the raw sockets send.
+                    let items = jobs.iter().map(|j| Instruction::set(j.as_str(), later()));
+                    client.execute_each(items, |_, r| tally.record(&r));
+                    assert_eq!(tally.ok, PER_TURN as u64, "{tally:?}");
+                }
+                _ => {
+                    let mut plan: Vec<(SocketAddr, Vec<String>)> = (0..NAMES.len() * CONNECTIONS)
+                        .map(|s| (servers[s / CONNECTIONS].addr(), Vec::new()))
+                        .collect();
+                    for (n, job) in jobs.into_iter().enumerate() {
+                        let socket = placed(&job) * CONNECTIONS + n % CONNECTIONS;
+                        plan[socket].1.push(job);
+                    }
+                    crate::live::raw_pipelines(&plan);
+                }
+            }
+            took[which] += start.elapsed();
+        }
+    }
+    let total = (PER_TURN * ROUNDS) as f64;
+    let [one_rate, three_rate, raw_rate] = took.map(|t| total / t.as_secs_f64());
+    let (over_one, over_raw) = (three_rate / one_rate, three_rate / raw_rate);
+    println!(
+        "live shards ({}): one server {one_rate:.0} jobs/s, three servers {three_rate:.0} jobs/s \
+         ({over_one:.2}x one), raw sockets over the three {raw_rate:.0} jobs/s: \
+         the client reaches {over_raw:.3}x of them",
+        C::name()
+    );
+    assert!(over_raw >= 0.85, "{over_raw:.3}x of raw sockets");
 }

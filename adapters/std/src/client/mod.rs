@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use kairoi_client::feed::Feeder;
 use kairoi_client::mux::Payload;
-use kairoi_client::shard::Shards;
+use kairoi_client::shard::{Route, Shards};
 use kairoi_client::{InOrder, ServerAddr, Settings};
 use kairoi_proto::Instruction;
 
@@ -22,6 +22,7 @@ mod socket;
 pub use builder::ClientBuilder;
 pub use kairoi_client::RetryPolicy;
 
+use pool::Over;
 use slot::Slot;
 
 use crate::{Cause, RequestError};
@@ -196,22 +197,31 @@ impl Client {
         F: FnMut(usize, Result<(), RequestError>),
     {
         let items = instructions.into_iter();
-        // What fits in one window goes over one connection.
+        // What fits in one window goes over one connection of each server.
         let spread = items.size_hint().1.is_none_or(|n| n > self.window());
+        let over = if spread {
+            Over::Every
+        } else {
+            Over::EachServer
+        };
         let items = items.map(|item| Payload::Typed(item.borrow().clone()));
         let (limit, retry) = (self.settings.batch_limit(), self.settings.retry);
         let feeder = Feeder::new(items, &self.shards, limit, retry, None);
-        self.call(feeder, spread, &mut on_result);
+        self.call(feeder, over, &mut on_result);
     }
 
     /// One request, resent while the retry policy allows, all within one
     /// request timeout: a batch of one.
     fn run(&mut self, body: Payload) -> Result<(), RequestError> {
         let until = self.settings.request_deadline(Instant::now());
+        let over = match self.shards.route(&body) {
+            Route::One(server) => Over::Server(server),
+            Route::All => Over::EachServer,
+        };
         let retry = self.settings.retry;
         let feeder = Feeder::new(std::iter::once(body), &self.shards, 1, retry, until);
         let mut result = None;
-        self.call(feeder, false, &mut |_, r| result = Some(r));
+        self.call(feeder, over, &mut |_, r| result = Some(r));
         // Every request is reported exactly once.
         result.unwrap_or(Err(RequestError::NotSent {
             cause: Cause::Closed,
@@ -221,7 +231,7 @@ impl Client {
     fn call<I>(
         &mut self,
         feeder: Feeder<I>,
-        spread: bool,
+        over: Over,
         on_result: &mut dyn FnMut(usize, Result<(), RequestError>),
     ) where
         I: Iterator<Item = Payload> + Send,
@@ -232,7 +242,7 @@ impl Client {
             servers,
             &self.settings,
             feeder,
-            spread,
+            over,
             on_result,
         );
     }

@@ -37,17 +37,26 @@ impl<I> Call<'_, I> {
     }
 }
 
+/// Which slots a call runs on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Over {
+    /// Every slot, each in a thread of its own.
+    Every,
+    /// One slot of each server (an open one if there is any).
+    EachServer,
+    /// One slot of this server only.
+    Server(usize),
+}
+
 /// Runs `feeder` to its end over `slots` (of `servers` servers), every
-/// result to `on_result` in the caller's thread. With `spread`, each slot
-/// has a thread of its own; else the call runs on one slot of each
-/// server, an open one if there is any: in the caller's thread when there
-/// is one server.
+/// result to `on_result` in the caller's thread. A call on one slot runs
+/// in the caller's thread; on several, each has a thread of its own.
 pub(crate) fn run<I>(
     slots: &mut [Slot],
     servers: usize,
     settings: &Settings,
     feeder: Feeder<I>,
-    spread: bool,
+    over: Over,
     on_result: &mut Out<'_>,
 ) where
     I: Iterator<Item = Payload> + Send,
@@ -64,9 +73,10 @@ pub(crate) fn run<I>(
         up,
         settings,
     };
-    let mut chosen: Vec<&mut Slot> = match spread {
-        true => slots.iter_mut().collect(),
-        false => one_per_server(slots, servers),
+    let mut chosen: Vec<&mut Slot> = match over {
+        Over::Every => slots.iter_mut().collect(),
+        Over::EachServer => one_per_server(slots, 0..servers),
+        Over::Server(server) => one_per_server(slots, server..server + 1),
     };
     if let [slot] = chosen.as_mut_slice() {
         return drive(slot, &call, on_result);
@@ -89,9 +99,10 @@ pub(crate) fn run<I>(
     });
 }
 
-/// One slot of each server: an open one if there is any, else its first.
-fn one_per_server(slots: &mut [Slot], servers: usize) -> Vec<&mut Slot> {
-    let pick: Vec<usize> = (0..servers)
+/// One slot of each of `servers`: an open one if there is any, else its
+/// first.
+fn one_per_server(slots: &mut [Slot], servers: std::ops::Range<usize>) -> Vec<&mut Slot> {
+    let pick: Vec<usize> = servers
         .filter_map(|server| {
             let of = || slots.iter().enumerate().filter(|(_, s)| s.server == server);
             of().find(|(_, s)| s.is_up())

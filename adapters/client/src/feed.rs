@@ -18,10 +18,14 @@ use std::iter::Enumerate;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tracing::Span;
+
 use crate::mux::Payload;
+use crate::observe::Observer;
 use crate::shard::{Route, Shards};
+use crate::stats::Counters;
 use crate::time::instant_after;
-use crate::{Cause, RequestError, RetryPolicy};
+use crate::{Cause, OutcomeKind, RequestError, RetryPolicy};
 
 /// What to do next for a batch.
 #[derive(Debug)]
@@ -34,6 +38,8 @@ pub enum Next {
         server: usize,
         /// What to send.
         body: Payload,
+        /// The request's span, for its attempt to record into.
+        span: Span,
     },
     /// Report this result to the caller now: the request was not
     /// submitted (its server is unreachable).
@@ -88,6 +94,7 @@ pub struct Feeder<I> {
     fanouts: HashMap<usize, Fanout>,
     /// Results to report that no server gave (unreachable servers).
     reports: VecDeque<(usize, Outcome)>,
+    observer: Observer,
 }
 
 impl<I: Iterator<Item = Payload>> Feeder<I> {
@@ -124,7 +131,15 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
             resent: HashMap::new(),
             fanouts: HashMap::new(),
             reports: VecDeque::new(),
+            observer: Observer::default(),
         }
+    }
+
+    /// Counts every request's outcome, as the caller sees it, in
+    /// `counters` (and each server's part in its server's counters).
+    pub fn counting(mut self, counters: &Arc<Counters>) -> Self {
+        self.observer = Observer::new(Some(Arc::clone(counters)));
+        self
     }
 
     /// Says whether the client has a connection to the server at
@@ -144,27 +159,40 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
     /// requests while their servers have room. `None`: wait for a result
     /// or [`Feeder::next_retry`].
     pub fn next(&mut self, now: Instant) -> Option<Next> {
-        if let Some(next) = self.report().or_else(|| self.ready(None, now)) {
+        if let Some(next) = self.report(now).or_else(|| self.ready(None, now)) {
             return Some(next);
         }
-        self.fill();
-        self.report().or_else(|| self.ready(None, now))
+        self.fill(now);
+        self.report(now).or_else(|| self.ready(None, now))
     }
 
     /// Like [`Feeder::next`], for the server at `server` only (results to
     /// report come from any server).
     pub fn next_for(&mut self, server: usize, now: Instant) -> Option<Next> {
-        if let Some(next) = self.report().or_else(|| self.ready(Some(server), now)) {
+        if let Some(next) = self.report(now).or_else(|| self.ready(Some(server), now)) {
             return Some(next);
         }
-        self.fill();
-        self.report().or_else(|| self.ready(Some(server), now))
+        self.fill(now);
+        self.report(now).or_else(|| self.ready(Some(server), now))
     }
 
-    fn report(&mut self) -> Option<Next> {
+    fn report(&mut self, now: Instant) -> Option<Next> {
         let (index, result) = self.reports.pop_front()?;
-        self.open -= 1;
+        let (index, result) = self.finish(index, result, now);
         Some(Next::Report(index, result))
+    }
+
+    /// A result leaves for the caller at `now`.
+    fn finish(&mut self, index: usize, result: Outcome, now: Instant) -> (usize, Outcome) {
+        self.open -= 1;
+        let mut attempts = 1;
+        if !self.resent.is_empty() {
+            for server in 0..self.lanes.len() {
+                attempts += self.resent.remove(&(index, server)).unwrap_or(0);
+            }
+        }
+        self.observer.end(index, &result, attempts, now);
+        (index, result)
     }
 
     /// A due retry, else a request taken earlier, for `only` or any
@@ -186,6 +214,7 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
                     index,
                     server,
                     body,
+                    span: self.observer.span(index),
                 });
             }
         }
@@ -193,9 +222,9 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
     }
 
     /// Takes requests from the iterator while their servers have room.
-    fn fill(&mut self) {
+    fn fill(&mut self, now: Instant) {
         loop {
-            let Some((index, body, route)) = self.next.take().or_else(|| self.pull()) else {
+            let Some((index, body, route)) = self.next.take().or_else(|| self.pull(now)) else {
                 return;
             };
             let servers = match route {
@@ -217,13 +246,14 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
         }
     }
 
-    fn pull(&mut self) -> Option<(usize, Payload, Route)> {
+    fn pull(&mut self, now: Instant) -> Option<(usize, Payload, Route)> {
         if self.exhausted {
             return None;
         }
         match self.items.next() {
             Some((index, body)) => {
                 self.open += 1;
+                self.observer.start(index, &body, now);
                 let route = self.shards.route(&body);
                 Some((index, body, route))
             }
@@ -243,6 +273,7 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
                 let failed = Err(RequestError::NotSent {
                     cause: cause.clone(),
                 });
+                self.observer.on_server(server, OutcomeKind::NotSent);
                 let result = self.on_server(server, failed);
                 self.reports.push_back((index, result));
             }
@@ -259,11 +290,14 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
             waiting: 0,
             results: Vec::with_capacity(self.lanes.len()),
         };
-        for lane in &mut self.lanes {
+        for (server, lane) in self.lanes.iter_mut().enumerate() {
             match &lane.drain {
-                Some(cause) => fanout.results.push(Some(Err(RequestError::NotSent {
-                    cause: cause.clone(),
-                }))),
+                Some(cause) => {
+                    self.observer.on_server(server, OutcomeKind::NotSent);
+                    fanout.results.push(Some(Err(RequestError::NotSent {
+                        cause: cause.clone(),
+                    })));
+                }
                 None => {
                     fanout.results.push(None);
                     fanout.waiting += 1;
@@ -308,6 +342,7 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
             {
                 self.resent.insert((index, server), resent + 1);
                 lane.due.push_back((at, index, body));
+                self.observer.resent(server);
                 return None;
             }
         }
@@ -317,7 +352,7 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
             }
         }
         lane.held = lane.held.saturating_sub(1);
-        self.resent.remove(&(index, server));
+        self.observer.on_server(server, OutcomeKind::of(&result));
         let result = match self.fanouts.get_mut(&index) {
             Some(fanout) => {
                 if let Some(slot) = fanout.results.get_mut(server) {
@@ -332,8 +367,7 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
             }
             None => self.on_server(server, result),
         };
-        self.open -= 1;
-        Some((index, result))
+        Some(self.finish(index, result, now))
     }
 
     /// A result as the caller sees it: naming its server when the client
@@ -409,6 +443,7 @@ mod tests {
                 index,
                 server,
                 body,
+                ..
             }) => (index, server, body),
             other => unreachable!("not a submission: {other:?}"),
         }

@@ -51,10 +51,13 @@ mod in_order;
 mod liveness;
 #[cfg(feature = "async")]
 mod load;
+mod metrics;
 pub mod mux;
+mod observe;
 mod retry;
 mod settings;
 pub mod shard;
+pub mod stats;
 mod tally;
 mod time;
 

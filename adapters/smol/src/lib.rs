@@ -66,6 +66,7 @@ pub type Client = kairoi_client::Client<Smol>;
 /// The settings of a [`Client`]: see [`kairoi_client::ClientBuilder`].
 pub type ClientBuilder = kairoi_client::ClientBuilder<Smol>;
 
+pub use kairoi_client::stats;
 pub use kairoi_client::{
     Backoff, Cause, Disconnected, OutcomeKind, RequestError, RetryPolicy, ServerAddr, Settings,
     Tally,

@@ -65,6 +65,7 @@ mod client;
 pub use kairoi_test_server as testing;
 
 pub use client::{Client, ClientBuilder, RetryPolicy};
+pub use kairoi_client::stats;
 pub use kairoi_client::{
     Backoff, Cause, Disconnected, OutcomeKind, RequestError, ServerAddr, Settings, Tally,
 };

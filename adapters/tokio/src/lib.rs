@@ -68,6 +68,7 @@ pub type Client = kairoi_client::Client<Tokio>;
 /// The settings of a [`Client`]: see [`kairoi_client::ClientBuilder`].
 pub type ClientBuilder = kairoi_client::ClientBuilder<Tokio>;
 
+pub use kairoi_client::stats;
 pub use kairoi_client::{
     Backoff, Cause, Disconnected, OutcomeKind, RequestError, RetryPolicy, ServerAddr, Settings,
     Tally,

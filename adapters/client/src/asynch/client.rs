@@ -18,6 +18,7 @@ use crate::load::least_loaded;
 use crate::mux::{Payload, Submission};
 use crate::proto::Instruction;
 use crate::shard::Shards;
+use crate::stats::{Counters, Stats};
 use crate::time::deadline;
 use crate::{Cause, InOrder, RequestError, ServerAddr, Settings};
 
@@ -28,6 +29,7 @@ struct Shared<R> {
     shards: Shards,
     /// The connections of each server, in the order of `shards`.
     servers: Vec<Vec<Slot>>,
+    counters: Arc<Counters>,
     next_slot: AtomicUsize,
     next_ticket: AtomicU64,
     closed: AtomicBool,
@@ -120,17 +122,26 @@ impl<R: Runtime> Client<R> {
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let slot = Slot::start(&builder.rt, &builder.settings, Some(io), None);
-        Client::new(builder, Shards::default(), vec![vec![slot]])
+        let shards = Shards::default();
+        let counters = Arc::new(Counters::new(&shards));
+        let (rt, settings) = (&builder.rt, &builder.settings);
+        let slot = Slot::start(rt, settings, Some(io), None, counters.server(0));
+        Client::new(builder, shards, vec![vec![slot]], counters)
     }
 
-    fn new(builder: ClientBuilder<R>, shards: Shards, servers: Vec<Vec<Slot>>) -> Self {
+    fn new(
+        builder: ClientBuilder<R>,
+        shards: Shards,
+        servers: Vec<Vec<Slot>>,
+        counters: Arc<Counters>,
+    ) -> Self {
         Client {
             shared: Arc::new(Shared {
                 rt: builder.rt,
                 settings: builder.settings,
                 shards,
                 servers,
+                counters,
                 next_slot: AtomicUsize::new(0),
                 next_ticket: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
@@ -147,6 +158,7 @@ impl<R: Runtime> Client<R> {
     ) -> io::Result<Self> {
         builder.settings.check()?;
         let (rt, settings) = (&builder.rt, &builder.settings);
+        let counters = Arc::new(Counters::new(&shards));
         let mut servers = Vec::new();
         for (server, target) in targets.iter().enumerate() {
             let mut slots = Vec::new();
@@ -159,11 +171,12 @@ impl<R: Runtime> Client<R> {
                     }
                 })?;
                 let connect = slot::connector(rt, target, settings);
-                slots.push(Slot::start(rt, settings, Some(stream), connect));
+                let counted = counters.server(server);
+                slots.push(Slot::start(rt, settings, Some(stream), connect, counted));
             }
             servers.push(slots);
         }
-        Ok(Client::new(builder, shards, servers))
+        Ok(Client::new(builder, shards, servers, counters))
     }
 
     /// The settings in force.
@@ -226,7 +239,8 @@ impl<R: Runtime> Client<R> {
             .into_iter()
             .map(|item| Payload::Typed(item.borrow().clone()));
         let shards = &self.shared.shards;
-        let feeder = Feeder::new(items, shards, settings.batch_limit(), settings.retry, None);
+        let feeder = Feeder::new(items, shards, settings.batch_limit(), settings.retry, None)
+            .counting(&self.shared.counters);
         let (tx, rx) = async_channel::unbounded();
         self.feed(feeder, &tx, &rx, on_result, None).await;
     }
@@ -272,6 +286,15 @@ impl<R: Runtime> Client<R> {
         self.slots().filter(|s| s.is_live()).count()
     }
 
+    /// What the client has done since it was built: requests by outcome
+    /// (as their callers saw them), and for each server its requests,
+    /// what is queued and in the window now, connections, bytes and the
+    /// last connection error. Cheap: it reads counters the client keeps
+    /// anyway.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
     /// The names of the servers of a client over several servers, in the
     /// builder's order (empty with one server).
     pub fn servers(&self) -> &[Arc<str>] {
@@ -296,7 +319,8 @@ impl<R: Runtime> Client<R> {
         let settings = &self.shared.settings;
         let until = settings.request_deadline(Instant::now());
         let shards = &self.shared.shards;
-        let feeder = Feeder::new(std::iter::once(body), shards, 1, settings.retry, until);
+        let feeder = Feeder::new(std::iter::once(body), shards, 1, settings.retry, until)
+            .counting(&self.shared.counters);
         let mut result = None;
         // Declared before the channel, so dropped after it: a request
         // still queued is seen as abandoned whichever the driver sees
@@ -335,8 +359,10 @@ impl<R: Runtime> Client<R> {
                         index,
                         server,
                         body,
+                        span,
                     } => {
-                        let sent = self.submit(index, server, body, feeder.deadline(), tx);
+                        let deadline = feeder.deadline();
+                        let sent = self.submit(index, server, body, span, deadline, tx);
                         if let (Some(guard), Some((commands, ticket))) = (guard.as_mut(), sent) {
                             guard.0.push((commands.clone(), ticket));
                         }
@@ -380,6 +406,7 @@ impl<R: Runtime> Client<R> {
         index: usize,
         server: usize,
         body: Payload,
+        span: tracing::Span,
         deadline: Option<Instant>,
         tx: &Sender<Done>,
     ) -> Option<(&Sender<Command>, u64)> {
@@ -392,6 +419,7 @@ impl<R: Runtime> Client<R> {
             queued_at: Instant::now(),
             deadline,
             reply: ChannelReply::new(tx.clone(), index, server, &slot.load),
+            span,
         };
         let commands = slot.commands();
         if self.is_closed() {

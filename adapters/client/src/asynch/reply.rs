@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
-use std::time::{Duration, Instant};
 
 use async_channel::Sender;
-use kairoi_proto::RequestId;
 
 use crate::load::Load;
 use crate::mux::Payload;
@@ -21,7 +19,7 @@ pub(crate) type Command = mux::Command<ChannelReply>;
 /// back (for a resend).
 pub(crate) type Done = (usize, usize, Result<(), RequestError>, Option<Payload>);
 
-/// The way back to one request's caller, with its trace span. It also
+/// The way back to one request's caller. It also
 /// counts the request in its connection's load until it is answered or
 /// dropped: queued, written, or waiting for the cause of the connection's
 /// end.
@@ -34,8 +32,6 @@ pub(crate) struct ChannelReply {
     server: usize,
     /// Dropped before the caller is answered.
     load: Option<Load>,
-    span: tracing::Span,
-    sent_at: Option<Instant>,
 }
 
 impl ChannelReply {
@@ -50,13 +46,6 @@ impl ChannelReply {
             index,
             server,
             load: Some(Load::new(load)),
-            span: tracing::debug_span!(
-                "kairoi_request",
-                id = tracing::field::Empty,
-                queue_us = tracing::field::Empty,
-                rtt_us = tracing::field::Empty
-            ),
-            sent_at: None,
         }
     }
 }
@@ -66,24 +55,9 @@ impl mux::Reply for ChannelReply {
         self.tx.as_ref().is_none_or(Sender::is_closed)
     }
 
-    fn admitted(&mut self, id: RequestId, queued: Duration) {
-        self.span.record("id", tracing::field::display(id));
-        self.span.record(
-            "queue_us",
-            u64::try_from(queued.as_micros()).unwrap_or(u64::MAX),
-        );
-        self.sent_at = Some(Instant::now());
-    }
-
     /// Answers the caller. The request leaves the load first, so a caller
     /// that has its answer never still counts it in `in_flight`.
     fn deliver(mut self, result: Result<(), RequestError>, body: Payload) {
-        if let Some(sent_at) = self.sent_at {
-            let rtt = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.span.record("rtt_us", rtt);
-        }
-        self.span
-            .in_scope(|| tracing::debug!(ok = result.is_ok(), "request ended"));
         self.load = None;
         if let Some(tx) = self.tx.take() {
             // Unbounded: a failure only means the caller is gone.

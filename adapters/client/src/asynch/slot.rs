@@ -13,6 +13,7 @@ use super::driver::Driver;
 use super::reply::Command;
 use super::{Runtime, sleep_until};
 use crate::mux::Mux;
+use crate::stats::ServerCounters;
 use crate::time::{deadline, instant_after};
 use crate::{Cause, ServerAddr, Settings, addr};
 
@@ -42,6 +43,7 @@ impl Slot {
         settings: &Settings,
         io: Option<T>,
         connect: Connector<T>,
+        counters: Arc<ServerCounters>,
     ) -> Slot
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -49,7 +51,7 @@ impl Slot {
         let (commands, rx) = async_channel::unbounded();
         let (ended_tx, ended) = async_channel::bounded::<()>(1);
         let live = Arc::new(AtomicBool::new(false));
-        let mut mux = Mux::new(settings, connect.is_some());
+        let mut mux = Mux::new(settings, connect.is_some()).counting(counters);
         if io.is_some() {
             mux.connected(Instant::now());
             live.store(true, Ordering::Relaxed);

@@ -37,6 +37,12 @@ impl<R: Reply> Mux<R> {
     /// A transport is attached at `now`: a new connection, with an empty
     /// window, takes the queued requests.
     pub fn connected(&mut self, now: Instant) {
+        self.counters.connected();
+        crate::metrics::connections(self.counters.name(), 1.0);
+        tracing::info!(
+            server = self.counters.name().map(|n| n.as_ref()),
+            "connected"
+        );
         self.core = Client::new(self.config);
         self.transport = Transport::Up;
         self.redial = false;
@@ -49,8 +55,15 @@ impl<R: Reply> Mux<R> {
 
     /// A connection attempt failed at `now`: the next one backs off.
     pub fn connect_failed(&mut self, now: Instant, cause: Cause) {
+        self.counters.connect_failed(&cause);
         self.transport = Transport::Down;
         self.reconnect.failed(now, &self.backoff, cause.clone());
+        tracing::warn!(
+            server = self.counters.name().map(|n| n.as_ref()),
+            %cause,
+            retry_in = ?self.reconnect.next_attempt().map(|t| t.saturating_duration_since(now)),
+            "connection attempt failed"
+        );
         if self.behaviour == Disconnected::FailFast {
             self.reject_queue(|_| true, RequestError::NotSent { cause });
         }
@@ -61,7 +74,13 @@ impl<R: Reply> Mux<R> {
     /// `Unknown`; what it had not goes out on the next connection when the
     /// slot waits for one, else ends `NotSent`.
     pub(super) fn connection_ended(&mut self, now: Instant, cause: Cause) {
-        tracing::debug!(%cause, "connection ended");
+        self.counters.connection_ended(&cause);
+        crate::metrics::connections(self.counters.name(), -1.0);
+        let server = self.counters.name().map(|n| n.as_ref());
+        match (&cause, self.ended.len()) {
+            (Cause::Closed, 0) => tracing::info!(server, "connection closed"),
+            (cause, active) => tracing::warn!(server, %cause, active, "connection ended"),
+        }
         self.transport = Transport::Down;
         self.last_end = Some(cause.clone());
         let again = self.reconnects && self.behaviour == Disconnected::Wait && !self.closing;

@@ -27,11 +27,13 @@
 //! [`Disconnected`] setting.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kairoi_proto::{Client, Config, Event, Instruction, Outcome, RequestId, SendError};
 
 use crate::liveness::Liveness;
+use crate::stats::ServerCounters;
 use crate::time::{deadline, earliest};
 use crate::{Backoff, Cause, Disconnected, Reconnect, RequestError, Settings};
 
@@ -62,12 +64,6 @@ pub trait Reply {
     /// dropped without being sent.
     fn is_closed(&self) -> bool;
 
-    /// Called once the request is handed to the state machine as `id`,
-    /// after waiting `queued` for room in the window.
-    fn admitted(&mut self, id: RequestId, queued: Duration) {
-        let _ = (id, queued);
-    }
-
     /// Delivers the result (`Ok(())` for `OK`), with the body given back
     /// for a caller that may send it again.
     fn deliver(self, result: Result<(), RequestError>, body: Payload);
@@ -89,6 +85,10 @@ pub struct Submission<R> {
     pub deadline: Option<Instant>,
     /// The way back to the caller.
     pub reply: R,
+    /// The request's span (from [`Next::Submit`](crate::feed::Next)):
+    /// the engine records the request's identifier, its time in the queue
+    /// and its round trip into it.
+    pub span: tracing::Span,
 }
 
 impl<R: Reply> Submission<R> {
@@ -99,6 +99,13 @@ impl<R: Reply> Submission<R> {
 
     fn finish(self, result: Result<(), RequestError>) {
         self.reply.deliver(result, self.body);
+    }
+
+    /// Records the round trip of a request admitted at `admitted`.
+    fn answered(&self, admitted: Instant, now: Instant) {
+        let rtt = now.saturating_duration_since(admitted).as_micros();
+        self.span
+            .record("rtt_us", u64::try_from(rtt).unwrap_or(u64::MAX));
     }
 }
 
@@ -147,7 +154,8 @@ pub struct Mux<R> {
     /// No queued request's deadline is before this (it may be earlier
     /// than the earliest: it is recomputed when it passes).
     queue_deadline: Option<Instant>,
-    waiters: HashMap<RequestId, Submission<R>>,
+    /// The requests in the window, with when each was admitted.
+    waiters: HashMap<RequestId, (Submission<R>, Instant)>,
     /// Requests ended by the connection's end, answered once its cause is
     /// known.
     ended: Vec<(Submission<R>, Outcome)>,
@@ -157,6 +165,9 @@ pub struct Mux<R> {
     closed: Option<Cause>,
     eof: bool,
     liveness: Liveness,
+    counters: Arc<ServerCounters>,
+    /// The queued and in-window requests last published to `counters`.
+    published: (usize, usize),
 }
 
 impl<R> std::fmt::Debug for Mux<R> {
@@ -199,6 +210,24 @@ impl<R: Reply> Mux<R> {
             closed: None,
             eof: false,
             liveness: Liveness::new(settings.request_timeout),
+            counters: Arc::default(),
+            published: (0, 0),
+        }
+    }
+
+    /// Keeps its server's counters in `counters` (shared with the other
+    /// slots of the server and with the client's snapshot).
+    pub fn counting(mut self, counters: Arc<ServerCounters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// Publishes the queued and in-window requests to the counters.
+    fn publish(&mut self) {
+        let now = (self.queue.len(), self.waiters.len());
+        if now != self.published {
+            self.counters.load(self.published, now);
+            self.published = now;
         }
     }
 
@@ -213,10 +242,11 @@ impl<R: Reply> Mux<R> {
                 let id = self
                     .waiters
                     .iter()
-                    .find_map(|(id, job)| (job.ticket == ticket).then_some(*id));
+                    .find_map(|(id, (job, _))| (job.ticket == ticket).then_some(*id));
                 if let Some(id) = id {
                     self.waiters.remove(&id);
                     self.core.cancel(id);
+                    self.publish();
                 }
             }
             Command::Close { deadline } => self.start_closing(deadline),
@@ -235,6 +265,7 @@ impl<R: Reply> Mux<R> {
             None => {
                 self.note_deadline(job.deadline);
                 self.queue.push_back(job);
+                self.publish();
             }
         }
     }
@@ -285,9 +316,13 @@ impl<R: Reply> Mux<R> {
                         self.core.set_deadline(id, at);
                     }
                     job.deadline = at;
-                    job.reply
-                        .admitted(id, now.saturating_duration_since(job.queued_at));
-                    self.waiters.insert(id, job);
+                    if !job.span.is_disabled() {
+                        let queued = now.saturating_duration_since(job.queued_at).as_micros();
+                        job.span.record("id", tracing::field::display(id));
+                        job.span
+                            .record("queue_us", u64::try_from(queued).unwrap_or(u64::MAX));
+                    }
+                    self.waiters.insert(id, (job, now));
                 }
                 Err(e) => job.finish(Err(RequestError::Invalid(e))),
             }
@@ -296,6 +331,7 @@ impl<R: Reply> Mux<R> {
             self.core.close();
         }
         self.liveness.watch(now, &self.core);
+        self.publish();
     }
 
     /// The bytes to write next (see [`Client::poll_transmit`]).
@@ -305,6 +341,7 @@ impl<R: Reply> Mux<R> {
 
     /// Records that `n` bytes were written.
     pub fn consume_transmit(&mut self, n: usize) {
+        self.counters.wrote(n);
         self.core.consume_transmit(n);
     }
 
@@ -315,6 +352,7 @@ impl<R: Reply> Mux<R> {
 
     /// Takes bytes read from the transport at `now`.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        self.counters.read(bytes.len());
         self.liveness.heard(now);
         self.core.receive(bytes);
     }
@@ -343,14 +381,17 @@ impl<R: Reply> Mux<R> {
             progress = true;
             match event {
                 Event::Outcome { id, outcome } => {
-                    let Some(job) = self.waiters.remove(&id) else {
+                    let Some((job, admitted)) = self.waiters.remove(&id) else {
                         continue;
                     };
                     match outcome {
                         // These come only with the end of the connection,
                         // before its cause.
                         Outcome::NotSent | Outcome::Unknown => self.ended.push((job, outcome)),
-                        _ => self.resolve(job, outcome, || Cause::Closed),
+                        _ => {
+                            job.answered(admitted, now);
+                            self.resolve(job, outcome, || Cause::Closed);
+                        }
                     }
                 }
                 Event::Closed { error } => {
@@ -366,6 +407,9 @@ impl<R: Reply> Mux<R> {
         }
         if progress && self.transport == Transport::Up {
             self.liveness.watch(now, &self.core);
+        }
+        if progress {
+            self.publish();
         }
         progress
     }
@@ -415,6 +459,12 @@ impl<R: Reply> Mux<R> {
         if self.transport == Transport::Up {
             self.core.handle_timeout(now);
             if let Some(waited) = self.liveness.expired(now) {
+                tracing::warn!(
+                    server = self.counters.name().map(|n| n.as_ref()),
+                    ?waited,
+                    active = self.waiters.len(),
+                    "nothing read from the server while requests were active: connection declared unresponsive"
+                );
                 self.fail(Cause::Unresponsive { waited });
             }
             if self.close_deadline.is_some_and(|d| d <= now) {
@@ -426,6 +476,7 @@ impl<R: Reply> Mux<R> {
             Transport::Up => self.admit(now),
             _ => self.expire(now),
         }
+        self.publish();
     }
 
     /// Requests the slot holds: queued, in the window, or ending.
@@ -440,6 +491,17 @@ impl<R: Reply> Mux<R> {
             Some(e) => Err(e),
         };
         job.finish(result);
+    }
+}
+
+impl<R> Drop for Mux<R> {
+    /// A slot that goes away leaves nothing in its server's gauges.
+    fn drop(&mut self) {
+        self.counters.load(self.published, (0, 0));
+        if self.transport == Transport::Up {
+            self.counters.connection_ended(&Cause::Closed);
+            crate::metrics::connections(self.counters.name(), -1.0);
+        }
     }
 }
 

@@ -6,11 +6,13 @@
 use std::borrow::Borrow;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use kairoi_client::feed::Feeder;
 use kairoi_client::mux::Payload;
 use kairoi_client::shard::{Route, Shards};
+use kairoi_client::stats::{Counters, Stats};
 use kairoi_client::{InOrder, ServerAddr, Settings};
 use kairoi_proto::Instruction;
 
@@ -75,6 +77,7 @@ use crate::{Cause, RequestError};
 pub struct Client {
     settings: Settings,
     shards: Shards,
+    counters: Arc<Counters>,
     /// The connections of every server, grouped by server in the order
     /// of `shards`.
     slots: Vec<Slot>,
@@ -101,9 +104,11 @@ impl Client {
     ) -> io::Result<Client> {
         settings.check()?;
         let count = settings.connections.max(1);
+        let counters = Arc::new(Counters::new(&shards));
         let mut slots = Vec::with_capacity(count * targets.len());
         for (server, target) in targets.into_iter().enumerate() {
-            let mut first = Slot::new(&settings, server, target.clone());
+            let slot = |target| Slot::new(&settings, server, target, counters.server(server));
+            let mut first = slot(target.clone());
             first.connect(&settings, None).map_err(|cause| {
                 let e = io::Error::from(cause);
                 match shards.name(server) {
@@ -112,11 +117,12 @@ impl Client {
                 }
             })?;
             slots.push(first);
-            slots.extend((1..count).map(|_| Slot::new(&settings, server, target.clone())));
+            slots.extend((1..count).map(|_| slot(target.clone())));
         }
         Ok(Client {
             settings,
             shards,
+            counters,
             slots,
         })
     }
@@ -142,8 +148,24 @@ impl Client {
 
     /// The names of the servers of a client over several servers, in the
     /// builder's order (empty with one server).
-    pub fn servers(&self) -> &[std::sync::Arc<str>] {
+    pub fn servers(&self) -> &[Arc<str>] {
         self.shards.names()
+    }
+
+    /// What the client has done since it was built: requests by outcome
+    /// (as their callers saw them), and for each server its requests,
+    /// what is queued and in the window now, connections, bytes and the
+    /// last connection error. Cheap: it reads counters the client keeps
+    /// anyway. To read them while a call runs, from another thread, keep
+    /// a [`Client::stats_handle`].
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// The client's counters, to read a [`Stats`] snapshot from any
+    /// thread ([`Counters::snapshot`]) while the client works.
+    pub fn stats_handle(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
     }
 
     /// The pipeline window: the most requests in flight at once on each
@@ -206,7 +228,7 @@ impl Client {
         };
         let items = items.map(|item| Payload::Typed(item.borrow().clone()));
         let (limit, retry) = (self.settings.batch_limit(), self.settings.retry);
-        let feeder = Feeder::new(items, &self.shards, limit, retry, None);
+        let feeder = Feeder::new(items, &self.shards, limit, retry, None).counting(&self.counters);
         self.call(feeder, over, &mut on_result);
     }
 
@@ -219,7 +241,8 @@ impl Client {
             Route::All => Over::EachServer,
         };
         let retry = self.settings.retry;
-        let feeder = Feeder::new(std::iter::once(body), &self.shards, 1, retry, until);
+        let feeder = Feeder::new(std::iter::once(body), &self.shards, 1, retry, until)
+            .counting(&self.counters);
         let mut result = None;
         self.call(feeder, over, &mut |_, r| result = Some(r));
         // Every request is reported exactly once.

@@ -135,8 +135,10 @@ where
             // A slot that is down takes one request, to make a connection.
             while slot.mux.load() < window && (slot.is_up() || slot.mux.load() == 0) {
                 match feeder.next_for(server, now) {
-                    Some(Next::Submit { index, body, .. }) => {
-                        slot.submit(index, body, feeder.deadline());
+                    Some(Next::Submit {
+                        index, body, span, ..
+                    }) => {
+                        slot.submit(index, body, span, feeder.deadline());
                     }
                     Some(Next::Report(index, result)) => out(index, result),
                     None => break,

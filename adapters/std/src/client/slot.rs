@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kairoi_client::mux::{self, Mux, Payload, Submission};
+use kairoi_client::stats::ServerCounters;
 use kairoi_client::{ServerAddr, Settings};
 
 use super::socket::Socket;
@@ -55,11 +56,16 @@ pub(crate) struct Slot {
 impl Slot {
     /// A slot of the server at position `server`, at `target`, not
     /// connected yet.
-    pub(crate) fn new(settings: &Settings, server: usize, target: ServerAddr) -> Self {
+    pub(crate) fn new(
+        settings: &Settings,
+        server: usize,
+        target: ServerAddr,
+        counters: Arc<ServerCounters>,
+    ) -> Self {
         Slot {
             server,
             target,
-            mux: Mux::new(settings, true),
+            mux: Mux::new(settings, true).counting(counters),
             socket: None,
             finished: Finished::default(),
             next_ticket: 0,
@@ -105,7 +111,13 @@ impl Slot {
 
     /// Hands a request to the engine; its end comes back through
     /// [`Slot::finished`].
-    pub(crate) fn submit(&mut self, index: usize, body: Payload, deadline: Option<Instant>) {
+    pub(crate) fn submit(
+        &mut self,
+        index: usize,
+        body: Payload,
+        span: tracing::Span,
+        deadline: Option<Instant>,
+    ) {
         let job = Submission {
             ticket: self.next_ticket,
             body,
@@ -115,6 +127,7 @@ impl Slot {
                 finished: self.finished.clone(),
                 index,
             },
+            span,
         };
         self.next_ticket = self.next_ticket.wrapping_add(1);
         self.mux.submit(job, Instant::now());

@@ -1,0 +1,135 @@
+//! What a call records of each of its requests, as its caller sees it:
+//! one outcome in the client's [`Counters`], one `tracing` span, and (with
+//! the `metrics` feature) one duration, whatever resends happened inside.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use kairoi_proto::Instruction;
+use tracing::Span;
+
+use crate::metrics;
+use crate::mux::Payload;
+use crate::stats::Counters;
+use crate::{OutcomeKind, RequestError};
+
+/// A request being followed: when its call took it, and its span.
+#[derive(Debug)]
+struct Started {
+    at: Instant,
+    operation: &'static str,
+    span: Span,
+}
+
+/// The records of one call.
+#[derive(Debug, Default)]
+pub(crate) struct Observer {
+    counters: Option<Arc<Counters>>,
+    /// Requests taken and not yet reported, when they are followed (a
+    /// span is enabled, or durations are recorded).
+    started: HashMap<usize, Started>,
+}
+
+/// The operation's name, as the metrics and spans give it.
+pub(crate) fn operation(body: &Payload) -> &'static str {
+    match body {
+        Payload::Typed(Instruction::Set { .. }) => "SET",
+        Payload::Typed(_) => "RULE SET",
+        Payload::Raw(arguments) => match arguments.first().map(String::as_str) {
+            Some("SET") => "SET",
+            Some("RULE") => "RULE SET",
+            _ => "OTHER",
+        },
+    }
+}
+
+impl Observer {
+    /// Records into `counters`.
+    pub(crate) fn new(counters: Option<Arc<Counters>>) -> Self {
+        Observer {
+            counters,
+            started: HashMap::new(),
+        }
+    }
+
+    /// The call took the request at `index` at `now`.
+    pub(crate) fn start(&mut self, index: usize, body: &Payload, now: Instant) {
+        let operation = operation(body);
+        let span = tracing::debug_span!(
+            "kairoi_request",
+            operation,
+            id_len = tracing::field::Empty,
+            id = tracing::field::Empty,
+            queue_us = tracing::field::Empty,
+            rtt_us = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        if let Payload::Typed(Instruction::Set { job, .. }) = body {
+            span.record("id_len", job.as_bytes().len());
+        }
+        if !span.is_disabled() || metrics::ENABLED {
+            let started = Started {
+                at: now,
+                operation,
+                span,
+            };
+            self.started.insert(index, started);
+        }
+    }
+
+    /// The span of the request at `index`, for its attempts to record
+    /// into (a disabled one when it is not followed).
+    pub(crate) fn span(&self, index: usize) -> Span {
+        self.started
+            .get(&index)
+            .map_or_else(Span::none, |s| s.span.clone())
+    }
+
+    /// A request (or a rule's part) ended on the server at `server`.
+    pub(crate) fn on_server(&self, server: usize, kind: OutcomeKind) {
+        if let Some(counters) = &self.counters {
+            if let Some(s) = counters.server_ref(server) {
+                s.ended(kind);
+            }
+        }
+    }
+
+    /// A request is sent again to the server at `server`.
+    pub(crate) fn resent(&self, server: usize) {
+        if let Some(counters) = &self.counters {
+            if let Some(s) = counters.server_ref(server) {
+                s.resent();
+            }
+        }
+    }
+
+    /// The request at `index` is reported to its caller at `now`, after
+    /// `attempts` attempts.
+    pub(crate) fn end(
+        &mut self,
+        index: usize,
+        result: &Result<(), RequestError>,
+        attempts: u32,
+        now: Instant,
+    ) {
+        let kind = OutcomeKind::of(result);
+        if let Some(counters) = &self.counters {
+            counters.ended(kind);
+        }
+        if let Some(started) = self.started.remove(&index) {
+            let took = now.saturating_duration_since(started.at);
+            metrics::request(started.operation, kind, took);
+            let span = started.span;
+            span.record("attempts", attempts);
+            span.record("outcome", kind.name());
+            span.in_scope(|| match result {
+                Ok(()) => tracing::debug!(took_us = took.as_micros() as u64, "request ended"),
+                Err(e) => {
+                    tracing::debug!(took_us = took.as_micros() as u64, error = %e, "request failed")
+                }
+            });
+        }
+    }
+}

@@ -28,10 +28,12 @@ pub mod live;
 pub mod live_restart;
 pub mod live_shards;
 pub mod liveness;
+pub mod observed;
 pub mod pipelining;
 pub mod reference;
 pub mod restart;
 pub mod shards;
+pub mod spans;
 pub mod support;
 
 /// How a runtime runs a test case.
@@ -130,6 +132,30 @@ macro_rules! shard_suite {
         $crate::restart_suite!(@cases_in shards $client;
             jobs_land_on_their_placed_server_and_rules_on_all,
             a_stopped_server_fails_only_its_share_naming_it,
+        );
+    };
+}
+
+/// Expands to the cases of what a client says it did ([`observed`]) for
+/// an [`observed::ObservedClient`].
+#[macro_export]
+macro_rules! observed_suite {
+    ($client:ty) => {
+        $crate::restart_suite!(@cases_in observed $client;
+            the_snapshot_counts_what_the_calls_returned,
+            the_snapshot_of_several_servers_counts_each,
+        );
+    };
+}
+
+/// Expands to the span case ([`spans`]) for a
+/// [`restart::BatchClient`]: in a test binary of its own, since it
+/// installs a global subscriber.
+#[macro_export]
+macro_rules! span_suite {
+    ($client:ty) => {
+        $crate::restart_suite!(@cases_in spans $client;
+            one_span_per_request_with_its_outcome,
         );
     };
 }

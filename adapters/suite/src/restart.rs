@@ -318,3 +318,9 @@ impl<H: Harness> BatchClient for Async<H> {
         format!("async client on {runtime}")
     }
 }
+
+impl<H: Harness> crate::observed::ObservedClient for Async<H> {
+    fn stats(&self) -> kairoi_client::stats::Stats {
+        self.0.stats()
+    }
+}

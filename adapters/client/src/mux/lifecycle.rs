@@ -68,6 +68,7 @@ impl<R: Reply> Mux<R> {
             self.reject_queue(|_| true, RequestError::NotSent { cause });
         }
         self.expire(now);
+        self.publish();
     }
 
     /// The connection ended with `cause`: what it had written ends
@@ -104,6 +105,7 @@ impl<R: Reply> Mux<R> {
             self.reject_queue(|_| true, RequestError::NotSent { cause });
         }
         self.expire(now);
+        self.publish();
     }
 
     /// The cause to refuse a new request with at `now`, if it is refused:

@@ -98,6 +98,8 @@ impl<R: Reply> Submission<R> {
     }
 
     fn finish(self, result: Result<(), RequestError>) {
+        // The span closes with its caller's copy: this one goes first.
+        drop(self.span);
         self.reply.deliver(result, self.body);
     }
 
@@ -223,7 +225,7 @@ impl<R: Reply> Mux<R> {
     }
 
     /// Publishes the queued and in-window requests to the counters.
-    fn publish(&mut self) {
+    pub(super) fn publish(&mut self) {
         let now = (self.queue.len(), self.waiters.len());
         if now != self.published {
             self.counters.load(self.published, now);
@@ -296,6 +298,7 @@ impl<R: Reply> Mux<R> {
     pub fn admit(&mut self, now: Instant) {
         if self.transport != Transport::Up {
             self.expire(now);
+            self.publish();
             return;
         }
         while let Some(job) = self.queue.front() {

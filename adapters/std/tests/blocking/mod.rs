@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use kairoi_std::{Client, Instruction, RequestError};
+use kairoi_suite::observed::ObservedClient;
 use kairoi_suite::restart::{BatchClient, Options};
 
 /// The blocking client under the restart cases.
@@ -54,5 +55,11 @@ impl BatchClient for Blocking {
 
     fn name() -> String {
         "blocking client".to_owned()
+    }
+}
+
+impl ObservedClient for Blocking {
+    fn stats(&self) -> kairoi_std::stats::Stats {
+        self.0.stats()
     }
 }

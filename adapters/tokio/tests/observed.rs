@@ -1,0 +1,6 @@
+//! What the async client on Tokio says it did (`kairoi-suite`'s
+//! observed cases): its snapshot against the outcomes its calls returned.
+
+mod harness;
+
+kairoi_suite::observed_suite!(kairoi_suite::restart::Async<harness::SharedTokio>);

@@ -243,6 +243,11 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
                 Route::One(server) => self.take(index, server, body),
                 Route::All => self.fan_out(index, body),
             }
+            if !self.reports.is_empty() {
+                // One result at a time: a batch whose server is
+                // unreachable is read as it is reported, never ahead.
+                return;
+            }
         }
     }
 
@@ -523,6 +528,24 @@ mod tests {
         }
         assert_eq!(reported, 1000);
         assert!(f.is_done());
+    }
+
+    #[test]
+    fn an_unreachable_server_is_reported_lazily() {
+        let now = Instant::now();
+        let pulled = std::cell::Cell::new(0);
+        let items = (0..1_000_000).map(|n| {
+            pulled.set(pulled.get() + 1);
+            body(n)
+        });
+        let mut f = Feeder::new(items, &one(), 4, RetryPolicy::NONE, None);
+        f.set_connected(0, false);
+        assert_eq!(submitted(f.next(now)).0, 0);
+        assert!(f.complete(now, 0, 0, Err(refused()), None).is_some());
+        for _ in 0..10 {
+            assert!(matches!(f.next(now), Some(Next::Report(..))));
+        }
+        assert!(pulled.get() <= 12, "{} taken for 11 reported", pulled.get());
     }
 
     fn three() -> Shards {

@@ -144,6 +144,10 @@
 //!
 //! # Limits
 //!
+//! Each connection is served by a thread of its own, which blocks while
+//! the connection is idle: an idle connection costs a thread's memory and
+//! no CPU (`examples/idle_cpu.rs` measures it).
+//!
 //! What one connection holds is bounded, as the core bounds what it
 //! decodes: it stops reading requests while [`TestServer::MAX_UNWRITTEN`]
 //! bytes of answers wait to be written, and a client that reads none of

@@ -132,7 +132,9 @@
 //! ([`InstructionRef`], [`TextRef`]): no allocation and no reference count
 //! per request, for servers that look at a request and copy only what they
 //! keep. Either way the [`Token`] owns the identifier, so answers can come
-//! later.
+//! later. Answers quote the identifier as needed, so that any identifier
+//! round-trips; [`IdentifierEcho::Unquoted`] writes it back as the
+//! reference server does, for a server that must answer exactly as Kairoi.
 //!
 //! # Several servers
 //!
@@ -187,8 +189,8 @@ pub use instruction::{
     Argument, Arguments, BodyRef, Instruction, InstructionRef, Runner, RunnerRef,
 };
 pub use server::{
-    InvalidInstruction, InvalidInstructionRef, Request, RequestRef, Server, ServerEvent,
-    ServerEventRef, Status, Token,
+    IdentifierEcho, InvalidInstruction, InvalidInstructionRef, Request, RequestRef, Server,
+    ServerEvent, ServerEventRef, Status, Token,
 };
 pub use text::{Text, TextRef};
 

@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use kairoi_proto::placement::{place, score, xxh64};
 use kairoi_proto::wire::Decoder;
 use kairoi_proto::{
-    Client, Config, DateTime, Event, Instruction, InstructionRef, Outcome, Request, RequestId,
-    Runner, Server, ServerEvent, ServerEventRef, Status, Text, Token,
+    Client, Config, DateTime, Event, IdentifierEcho, Instruction, InstructionRef, Outcome, Request,
+    RequestId, Runner, Server, ServerEvent, ServerEventRef, Status, Text, Token,
 };
 
 struct Counting;
@@ -278,23 +278,30 @@ fn flush(server: &mut Server, sizes: &mut impl Iterator<Item = usize>) {
     }
 }
 
+/// In both identifier modes: the quoting encoder and the reference
+/// server's unquoted echo.
 #[test]
 fn server_receive_and_respond_allocate_nothing_once_warm() {
     let (wire, count) = request_bytes();
-    let mut server = Server::new(Config::default());
-    let mut sizes = CHUNKS.iter().copied().cycle();
-    for round in 0..WARM_UP + COUNTED {
-        // Each request is answered as it arrives, typed parsing included.
-        let (valid, allocations) = counted(|| {
-            let valid = serve(&mut server, &wire, &mut sizes, |server, request| {
-                server.respond(request.token, Status::Ok).unwrap();
+    for echo in [IdentifierEcho::Quoted, IdentifierEcho::Unquoted] {
+        let mut server = Server::new(Config::default()).with_identifier_echo(echo);
+        let mut sizes = CHUNKS.iter().copied().cycle();
+        for round in 0..WARM_UP + COUNTED {
+            // Each request is answered as it arrives, typed parsing included.
+            let (valid, allocations) = counted(|| {
+                let valid = serve(&mut server, &wire, &mut sizes, |server, request| {
+                    server.respond(request.token, Status::Ok).unwrap();
+                });
+                flush(&mut server, &mut sizes);
+                valid
             });
-            flush(&mut server, &mut sizes);
-            valid
-        });
-        assert_eq!(valid, count);
-        if round >= WARM_UP {
-            assert_eq!(allocations, 0, "allocations serving {count} requests");
+            assert_eq!(valid, count);
+            if round >= WARM_UP {
+                assert_eq!(
+                    allocations, 0,
+                    "{echo:?}: allocations serving {count} requests"
+                );
+            }
         }
     }
 }

@@ -8,12 +8,14 @@ use crate::error::{DecodeError, InstructionError, RespondError};
 use crate::instruction::Instruction;
 use crate::instruction::body::{FrameBody, Shape, TextBody};
 use crate::text::Text;
-use crate::wire::{Decoder, encode_argument, transmit};
+use crate::wire::{Decoder, transmit};
 
 mod borrowed;
+mod echo;
 mod token;
 
 pub use borrowed::{InvalidInstructionRef, RequestRef, ServerEventRef};
+pub use echo::IdentifierEcho;
 pub use token::Token;
 
 /// The answer to a request.
@@ -92,9 +94,14 @@ enum Next {
 /// While [`Config::max_active`] requests are unanswered, neither poll
 /// decodes anything more: stop reading until you answer
 /// ([`Server::wants_input`]).
+///
+/// Answers repeat the request's identifier quoted as needed, so that every
+/// identifier round-trips; [`Server::with_identifier_echo`] makes them
+/// repeat it unquoted instead, as the reference Kairoi server does.
 #[derive(Debug)]
 pub struct Server {
     config: Config,
+    echo: IdentifierEcho,
     decoder: Decoder,
     tx: BytesMut,
     active: usize,
@@ -108,6 +115,7 @@ impl Server {
     pub fn new(config: Config) -> Self {
         Server {
             config,
+            echo: IdentifierEcho::default(),
             decoder: Decoder::new(config),
             tx: BytesMut::new(),
             active: 0,
@@ -117,9 +125,31 @@ impl Server {
         }
     }
 
+    /// The server with answers that write the request's identifier back
+    /// as `echo` says (default: [`IdentifierEcho::Quoted`]). Choose it
+    /// when the server is made, before the first answer: it applies to
+    /// the answers queued from then on.
+    ///
+    /// ```
+    /// use kairoi_proto::{Config, IdentifierEcho, Server};
+    /// // Answers as the reference Kairoi server writes them.
+    /// let server = Server::new(Config::default()).with_identifier_echo(IdentifierEcho::Unquoted);
+    /// assert_eq!(server.identifier_echo(), IdentifierEcho::Unquoted);
+    /// ```
+    #[must_use]
+    pub fn with_identifier_echo(mut self, echo: IdentifierEcho) -> Self {
+        self.echo = echo;
+        self
+    }
+
     /// The limits in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How answers write the request's identifier back.
+    pub fn identifier_echo(&self) -> IdentifierEcho {
+        self.echo
     }
 
     /// Requests decoded and not yet answered.
@@ -278,14 +308,20 @@ impl Server {
         })
     }
 
-    /// Queues the answer to a request. The identifier is written back
-    /// quoted as needed, so any identifier round-trips.
+    /// Queues the answer to a request: its identifier, written back as
+    /// [`Server::identifier_echo`] says (by default quoted as needed, so
+    /// that any identifier round-trips), and the status.
+    ///
+    /// # Errors
+    ///
+    /// [`RespondError::Closed`] after [`ServerEvent::Failed`]: nothing more
+    /// is written on a failed connection.
     pub fn respond(&mut self, token: Token, status: Status) -> Result<(), RespondError> {
         self.active = self.active.saturating_sub(1);
         if self.failed {
             return Err(RespondError::Closed);
         }
-        encode_argument(&mut self.tx, token.identifier().as_bytes());
+        self.echo.write(&mut self.tx, token.identifier().as_bytes());
         self.tx.put_u8(b' ');
         self.tx.extend_from_slice(status.as_str().as_bytes());
         self.tx.put_u8(b'\n');
@@ -347,6 +383,61 @@ mod tests {
         // Not paused: `None` means more input is needed.
         let mut idle = Server::new(config);
         assert!(idle.poll_event().is_none() && !idle.is_paused());
+    }
+
+    /// Unquoted, an answer repeats the identifier's decoded text: escapes
+    /// undone, quotes gone, long identifiers included; simple identifiers
+    /// come out as in the quoted mode, and a failure still drops what is
+    /// queued.
+    #[test]
+    fn unquoted_answers_repeat_the_decoded_identifier() {
+        let long = "i".repeat(Token::INLINE + 10);
+        let cases: [(&str, &str); 6] = [
+            ("7", "7"),
+            ("\"W X\"", "W X"),
+            ("\"\"", ""),
+            ("\"a\\\"b\\\\c\"", "a\"b\\c"),
+            ("\"é\nz\"", "é\nz"),
+            (&long, &long),
+        ];
+        for (wire, echoed) in cases {
+            let input = alloc::format!("{wire} SET job \"2030-01-01 08:00:00\"\n");
+            let answers = [IdentifierEcho::Quoted, IdentifierEcho::Unquoted].map(|echo| {
+                let mut server = Server::new(Config::default()).with_identifier_echo(echo);
+                assert_eq!(server.identifier_echo(), echo);
+                assert_eq!(server.receive(input.as_bytes()), input.len());
+                let Some(ServerEvent::Request(request)) = server.poll_event() else {
+                    panic!("no request from {wire}");
+                };
+                server.respond(request.token, Status::Error).unwrap();
+                let answer = server.poll_transmit().unwrap_or_default().to_vec();
+                server.consume_transmit(answer.len());
+                answer
+            });
+            assert_eq!(
+                answers[1],
+                alloc::format!("{echoed} ERROR\n").as_bytes(),
+                "{wire}"
+            );
+            let simple = !wire.starts_with('"');
+            assert_eq!(answers[0] == answers[1], simple, "{wire}");
+        }
+        // The default mode quotes; a failure drops queued answers in both.
+        assert_eq!(
+            Server::new(Config::default()).identifier_echo(),
+            IdentifierEcho::Quoted
+        );
+        let mut server =
+            Server::new(Config::default()).with_identifier_echo(IdentifierEcho::Unquoted);
+        let input = b"\"a b\" A B\n\n";
+        assert_eq!(server.receive(input), input.len());
+        let Some(ServerEvent::Request(request)) = server.poll_event() else {
+            panic!("no request");
+        };
+        server.respond(request.token, Status::Ok).unwrap();
+        assert_eq!(server.poll_transmit(), Some(&b"a b OK\n"[..]));
+        assert!(matches!(server.poll_event(), Some(ServerEvent::Failed(_))));
+        assert_eq!(server.poll_transmit(), None);
     }
 
     /// Queued responses are dropped on every failure, including a message

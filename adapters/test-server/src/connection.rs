@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::instant_after;
-use kairoi_proto::{Instruction, Server, ServerEvent, Status, Token};
+use kairoi_proto::{IdentifierEcho, Instruction, Server, ServerEvent, Status, Token};
 
 use crate::faults::Settings;
 use crate::input::LossyUtf8;
@@ -20,11 +20,9 @@ use crate::shared::Shared;
 /// server, so that a character cut by a read's end comes out alike (see
 /// `input.rs`).
 const READ_SIZE: usize = 2048;
-/// The longest a connection blocks in one read before it looks at the
-/// faults and the shutdown flag again.
-const READ_POLL: Duration = Duration::from_millis(50);
-/// The longest a connection sleeps while it does not read.
-const IDLE_POLL: Duration = Duration::from_millis(5);
+/// How long a connection with answers waiting to be written waits at most
+/// before it tries to write them again.
+const WRITE_POLL: Duration = Duration::from_millis(1);
 /// The longest one write blocks when the client does not read.
 const WRITE_SLICE: Duration = Duration::from_millis(5);
 /// Responses buffered for a client that does not read, beyond which the
@@ -49,10 +47,6 @@ struct Pending {
     order: u64,
     token: Token,
     status: Status,
-    /// The `ERROR` of an invalid body, which the reference server's
-    /// connection thread writes as soon as it parses the request (the
-    /// answers of valid requests come from its database loop).
-    immediate: bool,
 }
 
 impl PartialEq for Pending {
@@ -85,6 +79,15 @@ enum End {
     Abrupt,
 }
 
+/// What a read brought after [`Faults::set_stop_reading`] was turned on
+/// (the read was already waiting): kept unseen until reading resumes.
+///
+/// [`Faults::set_stop_reading`]: crate::Faults::set_stop_reading
+enum Unread {
+    Bytes(Vec<u8>),
+    End,
+}
+
 struct Connection<'a> {
     shared: &'a Shared,
     /// Set when the server shuts down or is taken down: the connection
@@ -98,7 +101,10 @@ struct Connection<'a> {
     held: Vec<(Token, Instruction)>,
     held_until: Option<Instant>,
     pending: BinaryHeap<Reverse<Pending>>,
+    /// The answers to write, as the core encoded them (altered by the
+    /// faults that alter answers).
     out: Vec<u8>,
+    unread: Option<Unread>,
     order: u64,
     received: usize,
     answered: usize,
@@ -121,13 +127,16 @@ pub(crate) fn serve(shared: &Shared, stream: TcpStream, stop: &AtomicBool) {
     let mut conn = Connection {
         shared,
         stop,
-        server: Server::new(shared.config),
+        // As the reference server, answers repeat the identifier as it was
+        // decoded, unquoted.
+        server: Server::new(shared.config).with_identifier_echo(IdentifierEcho::Unquoted),
         input: LossyUtf8::default(),
         held: Vec::new(),
         held_until: None,
         stream,
         pending: BinaryHeap::new(),
         out: Vec::new(),
+        unread: None,
         order: 0,
         received: 0,
         answered: 0,
@@ -155,6 +164,10 @@ impl Connection<'_> {
         self.stop.load(Ordering::Acquire)
     }
 
+    /// Serves until the connection ends. It blocks until something is to
+    /// be done: a read, the next answer's or tick's time, a change of the
+    /// faults, the server stopping (which also closes the socket); an idle
+    /// connection costs no wake-up.
     fn run(&mut self) -> io::Result<End> {
         let mut buf = vec![0u8; READ_SIZE];
         loop {
@@ -175,35 +188,41 @@ impl Connection<'_> {
                     return Ok(End::Graceful);
                 }
             }
-            let can_read = !faults.stop_reading
-                && self.server.wants_input()
-                && self.server.buffered_receive() < self.max_undecoded()
-                && self.out.len() < MAX_UNWRITTEN;
             let wait = self.wait_time();
-            if can_read {
+            if faults.stop_reading || !self.wants_input() {
+                self.shared
+                    .faults
+                    .wait_for_change(faults.generation, wait, self.stop);
+            } else if let Some(unread) = self.unread.take() {
+                // Read while reading was stopped: seen now.
+                let end = match unread {
+                    Unread::Bytes(bytes) => self.input(&bytes),
+                    Unread::End => self.input(&[]),
+                };
+                if let Some(end) = end {
+                    return Ok(end);
+                }
+            } else {
                 self.set_read_timeout(wait)?;
                 match self.stream.read(&mut buf) {
                     // Closed by the server going down.
                     Ok(0) if self.stopping() => return Ok(End::Abrupt),
-                    Ok(0) => {
-                        // As the reference server: the end of the client's
-                        // input ends the connection at once. What was
-                        // answered is written; nothing else is.
-                        self.out_immediate_errors();
-                        return Ok(End::Flush);
+                    Ok(n) if self.shared.faults.stops_reading() => {
+                        // Reading stopped while this read waited: what it
+                        // brought stays unseen until reading resumes.
+                        self.unread = Some(match n {
+                            0 => Unread::End,
+                            n => Unread::Bytes(buf[..n].to_vec()),
+                        });
                     }
                     Ok(n) => {
-                        // It reads only when the core wants input: not
-                        // paused, so the core takes every byte.
-                        let text = self.input.decode(&buf[..n]);
-                        let taken = self.server.receive(text);
-                        debug_assert_eq!(taken, text.len());
+                        if let Some(end) = self.input(&buf[..n]) {
+                            return Ok(end);
+                        }
                     }
                     Err(e) if is_retry(&e) => {}
                     Err(e) => return Err(e),
                 }
-            } else if self.pending.is_empty() || wait > Duration::ZERO {
-                std::thread::sleep(wait.min(IDLE_POLL));
             }
             // The faults may have changed while this thread waited.
             let faults = self.shared.faults.snapshot();
@@ -213,6 +232,32 @@ impl Connection<'_> {
         }
     }
 
+    /// Whether the connection reads: the core wants input, and neither
+    /// the undecoded bytes nor the answers waiting to be written are past
+    /// their bounds.
+    fn wants_input(&self) -> bool {
+        self.server.wants_input()
+            && self.server.buffered_receive() < self.max_undecoded()
+            && self.out.len() < MAX_UNWRITTEN
+    }
+
+    /// Gives what a read brought to the core; an empty read is the end of
+    /// the client's input, which ends the connection.
+    fn input(&mut self, bytes: &[u8]) -> Option<End> {
+        if bytes.is_empty() {
+            // As the reference server: the end of the client's input ends
+            // the connection at once. What was answered is written;
+            // nothing else is.
+            return Some(End::Flush);
+        }
+        // It reads only when the core wants input: not paused, so the core
+        // takes every byte.
+        let text = self.input.decode(bytes);
+        let taken = self.server.receive(text);
+        debug_assert_eq!(taken, text.len());
+        None
+    }
+
     /// The undecoded bytes beyond which the connection stops reading: at
     /// least one byte more than the longest message allowed, so that an
     /// unfinished message always either completes or fails.
@@ -220,23 +265,26 @@ impl Connection<'_> {
         MAX_UNDECODED.max(self.server.config().max_message_len().saturating_add(1))
     }
 
-    /// How long to wait for input: until the next response is due, at most
-    /// [`READ_POLL`], and briefly while responses wait to be written.
-    fn wait_time(&self) -> Duration {
-        let mut wait = READ_POLL;
+    /// How long to wait for input: until the next response or tick is due,
+    /// at most [`WRITE_POLL`] while responses wait to be written, and
+    /// without a limit (`None`) when nothing waits.
+    fn wait_time(&self) -> Option<Duration> {
+        let now = Instant::now();
         let next = self.pending.peek().map(|Reverse(p)| p.ready_at);
-        for at in next.into_iter().chain(self.held_until) {
-            wait = wait.min(at.saturating_duration_since(Instant::now()));
-        }
+        let mut wait = next
+            .into_iter()
+            .chain(self.held_until)
+            .min()
+            .map(|at| at.saturating_duration_since(now));
         if !self.out.is_empty() {
-            wait = wait.min(Duration::from_millis(1));
+            wait = Some(wait.map_or(WRITE_POLL, |w| w.min(WRITE_POLL)));
         }
         wait
     }
 
-    fn set_read_timeout(&mut self, wait: Duration) -> io::Result<()> {
+    fn set_read_timeout(&mut self, wait: Option<Duration>) -> io::Result<()> {
         // A zero timeout means "block forever" to the socket API.
-        let wait = Some(wait.max(Duration::from_micros(100)));
+        let wait = wait.map(|w| w.max(Duration::from_micros(100)));
         if self.read_timeout != wait {
             self.stream.set_read_timeout(wait)?;
             self.read_timeout = wait;
@@ -247,6 +295,9 @@ impl Connection<'_> {
     /// Decodes the requests read so far: invalid ones are answered at once,
     /// valid ones held for the next tick.
     fn process(&mut self, faults: &Settings) -> Option<End> {
+        // What came due while this thread waited goes first.
+        self.apply_held(faults);
+        self.release(faults);
         let now = Instant::now();
         while let Some(event) = self.server.poll_event() {
             match event {
@@ -269,9 +320,18 @@ impl Connection<'_> {
                                 self.held_until = Some(self.shared.next_tick(now));
                             }
                         }
+                        // As the reference server's connection thread, which
+                        // writes the ERROR of an invalid body as soon as it
+                        // parses it (the answers of valid requests come
+                        // from its database loop): answered before the
+                        // next message is decoded, which may be malformed
+                        // and end the connection.
+                        Err(_) if faults.delay.is_zero() => {
+                            self.respond(faults, request.token, Status::Error);
+                        }
                         Err(_) => {
                             let at = instant_after(now, faults.delay);
-                            self.queue(request.token, Status::Error, at, true);
+                            self.queue(request.token, Status::Error, at);
                         }
                     }
                 }
@@ -283,7 +343,6 @@ impl Connection<'_> {
                     // to its database, which applies them at its next tick,
                     // after the connection's thread died: applied, never
                     // answered.
-                    self.out_immediate_errors();
                     return Some(End::Flush);
                 }
                 _ => {}
@@ -307,22 +366,26 @@ impl Connection<'_> {
                     instant_after(self.worker_free_at.max(tick), faults.per_request_cost);
                 ready_at = self.worker_free_at;
             }
-            self.queue(token, status, instant_after(ready_at, faults.delay), false);
+            self.queue(token, status, instant_after(ready_at, faults.delay));
         }
     }
 
-    /// After the connection closed: waits for the tick, then applies the
-    /// held requests, whose answers are never written.
+    /// After the connection closed: waits for the tick (or the server
+    /// stopping), then applies the held requests, whose answers are never
+    /// written.
     fn apply_held_at_tick(&mut self) {
         while let Some(tick) = self.held_until {
             if self.stopping() {
                 return;
             }
+            let faults = self.shared.faults.snapshot();
             let left = tick.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                self.apply_held(&self.shared.faults.snapshot());
+                self.apply_held(&faults);
             } else {
-                std::thread::sleep(left.min(IDLE_POLL));
+                self.shared
+                    .faults
+                    .wait_for_change(faults.generation, Some(left), self.stop);
             }
         }
     }
@@ -352,23 +415,6 @@ impl Connection<'_> {
         statuses
     }
 
-    /// Moves the `ERROR`s of invalid bodies still waiting into the output
-    /// buffer, in the order of their requests, and drops every other
-    /// waiting answer: the connection is ending on a malformed message or
-    /// at the end of the client's input.
-    fn out_immediate_errors(&mut self) {
-        let mut errors: Vec<Pending> = std::mem::take(&mut self.pending)
-            .into_iter()
-            .map(|Reverse(p)| p)
-            .filter(|p| p.immediate)
-            .collect();
-        errors.sort_by_key(|p| p.order);
-        // The core refuses to answer once the stream failed.
-        for p in errors {
-            answer(&mut self.out, "", p.token.identifier().as_str(), p.status);
-        }
-    }
-
     /// Writes the output buffer, for at most [`LINGER`].
     fn write_out(&mut self) {
         let deadline = instant_after(Instant::now(), LINGER);
@@ -379,14 +425,13 @@ impl Connection<'_> {
         }
     }
 
-    fn queue(&mut self, token: Token, status: Status, ready_at: Instant, immediate: bool) {
+    fn queue(&mut self, token: Token, status: Status, ready_at: Instant) {
         self.order += 1;
         self.pending.push(Reverse(Pending {
             ready_at,
             order: self.order,
             token,
             status,
-            immediate,
         }));
     }
 
@@ -407,36 +452,38 @@ impl Connection<'_> {
             self.shuffle(&mut ready);
         }
         for p in ready {
-            if faults.close_after.is_some_and(|n| self.answered >= n) {
+            if !self.respond(faults, p.token, p.status) {
                 return;
             }
-            self.answered += 1;
-            // The reference server writes the identifier as it decoded
-            // it, unquoted: the answer is written from the token before
-            // the core takes it, and the core's own wire form dropped.
-            let mark = self.out.len();
-            if faults.malformed_responses {
-                self.out.extend_from_slice(b"0 \"\\x\"\n");
-            } else {
-                let prefix = if faults.unmatched_responses {
-                    "unmatched-"
-                } else {
-                    ""
-                };
-                answer(
-                    &mut self.out,
-                    prefix,
-                    p.token.identifier().as_str(),
-                    p.status,
-                );
-            }
-            if self.server.respond(p.token, p.status).is_err() {
-                self.out.truncate(mark);
-                continue;
-            }
-            let len = self.server.poll_transmit().map_or(0, <[u8]>::len);
-            self.server.consume_transmit(len);
         }
+    }
+
+    /// Answers a request through the core and moves the answer into the
+    /// output buffer, altered as the faults say. Returns `false`, answering
+    /// nothing, once the connection answered as many requests as
+    /// [`Settings::close_after`] allows.
+    fn respond(&mut self, faults: &Settings, token: Token, status: Status) -> bool {
+        if faults.close_after.is_some_and(|n| self.answered >= n) {
+            return false;
+        }
+        self.answered += 1;
+        if self.server.respond(token, status).is_err() {
+            // The stream failed: the connection is ending, unanswered.
+            return true;
+        }
+        let answer = self.server.poll_transmit().unwrap_or_default();
+        if faults.malformed_responses {
+            // Not a message: an invalid escape inside quotes.
+            self.out.extend_from_slice(b"0 \"\\x\"\n");
+        } else {
+            if faults.unmatched_responses {
+                self.out.extend_from_slice(b"unmatched-");
+            }
+            self.out.extend_from_slice(answer);
+        }
+        let encoded = answer.len();
+        self.server.consume_transmit(encoded);
+        true
     }
 
     fn shuffle<T>(&mut self, items: &mut [T]) {
@@ -477,10 +524,14 @@ impl Connection<'_> {
         let deadline = Instant::now() + LINGER;
         let mut quiet_until = Instant::now() + LINGER_QUIET;
         let mut buf = [0u8; 4096];
-        let _ = self
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(10)));
-        while Instant::now() < deadline.min(quiet_until) && !self.stopping() {
+        // The server stopping closes the socket: the read returns then.
+        while !self.stopping() {
+            let left = deadline
+                .min(quiet_until)
+                .saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+                return;
+            }
             match self.stream.read(&mut buf) {
                 Ok(0) => return,
                 Ok(_) => quiet_until = Instant::now() + LINGER_QUIET,
@@ -489,17 +540,6 @@ impl Connection<'_> {
             }
         }
     }
-}
-
-/// Writes an answer as the reference server does: the identifier as it
-/// was decoded, unquoted (one that needs quoting comes out broken, as it
-/// does from the reference server), then the status.
-fn answer(out: &mut Vec<u8>, prefix: &str, identifier: &str, status: Status) {
-    out.extend_from_slice(prefix.as_bytes());
-    out.extend_from_slice(identifier.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b'\n');
 }
 
 /// Whether an I/O error only means "not now".

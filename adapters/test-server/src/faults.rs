@@ -1,13 +1,13 @@
 //! Fault injection: misbehaviours a test turns on and off while the server
 //! runs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use kairoi_proto::Instruction;
 
-use crate::lock;
+use crate::{instant_after, lock};
 
 /// Chooses the requests answered `ERROR` by [`Faults::reject_when`].
 type RejectFn = Arc<dyn Fn(&Instruction) -> bool + Send + Sync>;
@@ -25,6 +25,9 @@ pub(crate) struct Settings {
     pub(crate) malformed_responses: bool,
     pub(crate) unmatched_responses: bool,
     pub(crate) stop_reading: bool,
+    /// Counts the changes: a connection that waits for one compares it
+    /// with the count its settings were copied at.
+    pub(crate) generation: u64,
 }
 
 /// The faults of a [`TestServer`](crate::TestServer), from
@@ -57,6 +60,8 @@ pub(crate) struct Settings {
 /// ```
 pub struct Faults {
     settings: Mutex<Settings>,
+    /// Notified on every change, and when connections must stop.
+    changed: Condvar,
     /// Valid requests counted by [`Faults::reject_every`].
     counted: AtomicU64,
 }
@@ -83,16 +88,68 @@ impl Faults {
     pub(crate) fn new() -> Self {
         Faults {
             settings: Mutex::new(Settings::default()),
+            changed: Condvar::new(),
             counted: AtomicU64::new(0),
         }
     }
 
     fn update(&self, f: impl FnOnce(&mut Settings)) {
-        f(&mut lock(&self.settings));
+        {
+            let mut settings = lock(&self.settings);
+            let generation = settings.generation.wrapping_add(1);
+            f(&mut settings);
+            settings.generation = generation;
+        }
+        self.changed.notify_all();
     }
 
     pub(crate) fn snapshot(&self) -> Settings {
         lock(&self.settings).clone()
+    }
+
+    /// Whether connections stop reading now.
+    pub(crate) fn stops_reading(&self) -> bool {
+        lock(&self.settings).stop_reading
+    }
+
+    /// Blocks until the settings change from those of `generation`, `stop`
+    /// is set (see [`Faults::wake`]), or `wait` has passed (`None`: no
+    /// limit).
+    pub(crate) fn wait_for_change(
+        &self,
+        generation: u64,
+        wait: Option<Duration>,
+        stop: &AtomicBool,
+    ) {
+        let deadline = wait.map(|w| instant_after(Instant::now(), w));
+        let mut settings = lock(&self.settings);
+        while settings.generation == generation && !stop.load(Ordering::Acquire) {
+            settings = match deadline {
+                None => self
+                    .changed
+                    .wait(settings)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return;
+                    }
+                    match self.changed.wait_timeout(settings, left) {
+                        Ok((guard, _)) => guard,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    }
+                }
+            };
+        }
+    }
+
+    /// Wakes every connection in [`Faults::wait_for_change`], to see the
+    /// stop flag set before this call.
+    pub(crate) fn wake(&self) {
+        // Taking the lock orders this after the check of a waiter that
+        // has not started waiting yet: it sees the flag, or the wake-up.
+        drop(lock(&self.settings));
+        self.changed.notify_all();
     }
 
     /// Turns every fault off (the per-request cost included).
@@ -101,8 +158,11 @@ impl Faults {
         self.counted.store(0, Ordering::Relaxed);
     }
 
-    /// Holds every response back for `delay` after its request arrived.
-    /// `Duration::ZERO` turns it off.
+    /// Holds every response back for `delay` after its request arrived,
+    /// the `ERROR` of an invalid body (otherwise written at once)
+    /// included. Responses still held back when their connection ends
+    /// (a malformed request, the end of the client's input) are never
+    /// written. `Duration::ZERO` turns it off.
     pub fn set_delay(&self, delay: Duration) {
         self.update(|s| s.delay = delay);
     }
@@ -175,7 +235,10 @@ impl Faults {
 
     /// Stops reading from every connection (responses already due are
     /// still written), so that a client writing a long pipeline fills the
-    /// socket buffers and blocks. Reading resumes when turned off.
+    /// socket buffers and blocks. Reading resumes when turned off. A read
+    /// that was already waiting for the client when it was turned on may
+    /// still take what the client sends next (at most 2 KiB), but the
+    /// server does not look at it until reading resumes.
     pub fn set_stop_reading(&self, on: bool) {
         self.update(|s| s.stop_reading = on);
     }

@@ -144,6 +144,10 @@
 //!
 //! # Limits
 //!
+//! Each connection is served by a thread of its own, which blocks while
+//! the connection is idle: an idle connection costs a thread's memory and
+//! no CPU (`examples/idle_cpu.rs` measures it).
+//!
 //! What one connection holds is bounded, as the core bounds what it
 //! decodes: it stops reading requests while [`TestServer::MAX_UNWRITTEN`]
 //! bytes of answers wait to be written, and a client that reads none of
@@ -168,6 +172,7 @@
 //! | no limit on a message's length or arguments | closes the connection past [`TestServer::default_config`]'s 16 MiB or 4,096 arguments | bounded memory per connection; no real request comes near |
 //! | parses one message per turn of its connection loop (about 100 µs) and, at the end of input, stops parsing | decodes every message it has read, also before the end of input | the same answers at any speed; requests sent just before a client closes its side may be lost by the reference server, never by the `TestServer` |
 //! | between two rules with the same pattern, picks either (hash order) | picks the one set last | deterministic tests |
+//! | writes each answer with a `write_all` of its own, on a socket without `TCP_NODELAY`: a small answer written while the one before is not yet acknowledged waits for the client's ACK, which a client that delays its ACKs sends tens of milliseconds later (the official PHP client read `0 ERROR`, then 44 ms later `A ERROR`, for `0 SET \nA "2030-01-01 12:00:00"\n`) | sets `TCP_NODELAY` and writes the answers that are ready together in one write (`0 ERROR\nA ERROR\n`) | the same bytes in the same order; TCP keeps no write boundaries, so no client can rely on how answers are split into reads, and a test server adds no delay (`docs/protocol.md` §2) |
 //! | persists times as 64-bit nanoseconds: a job after 2262-04-11 23:47:16 is written to disk wrong, and after a restart runs at once or keeps the server from loading its log (`docs/protocol.md` §3) | keeps every time right, in memory, also across [`TestServer::restart`] | it has no disk |
 //! | runs AMQP runners | records them; their outcome comes from [`TestServer::set_run_outcome`] | no broker in tests |
 //! | — | [faults](Faults), a [manual clock](Clock::Manual), [`ShellRunners::RunCheckingStatus`] | testing what the reference server cannot show |

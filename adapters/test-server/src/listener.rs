@@ -45,6 +45,7 @@ pub(crate) struct Listener {
     addr: SocketAddr,
     accept: Option<JoinHandle<()>>,
     connections: Arc<Registry>,
+    shared: Arc<Shared>,
 }
 
 impl Listener {
@@ -63,6 +64,7 @@ impl Listener {
             addr,
             accept: Some(accept),
             connections,
+            shared: Arc::clone(shared),
         })
     }
 
@@ -80,7 +82,10 @@ impl Listener {
             }
         }
         self.connections.stopping.store(true, Ordering::Release);
+        // A connection blocked in a read ends as its socket closes; one
+        // that does not read waits for a change of the faults.
         self.connections.close_all();
+        self.shared.faults.wake();
         let threads = std::mem::take(&mut *lock(&self.connections.threads));
         for handle in threads {
             let _ = handle.join();

@@ -288,6 +288,42 @@ fn dropping_the_server_closes_open_connections_without_hanging() {
     );
 }
 
+/// Reading stops while a connection waits in a read: what the client sends
+/// next is neither applied nor answered until reading resumes, and then it
+/// is, as if it had been read then.
+#[test]
+fn stop_reading_keeps_what_a_waiting_read_takes_unseen_until_it_resumes() {
+    let server = TestServer::start().unwrap();
+    let mut raw = Raw::connect(server.addr());
+    raw.send(b"0 SET first \"2099-01-01 00:00:00\"\n");
+    assert_eq!(raw.read_lines(1), ("0 OK\n".to_owned(), false));
+    // Answered: the connection now waits in a read.
+    server.faults().set_stop_reading(true);
+    raw.send(b"1 SET second \"2099-01-01 00:00:00\"\n2 SET\n");
+    // Many ticks (1/128 s each) pass: no answer comes.
+    raw.0
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let err = std::io::Read::read(&mut raw.0, &mut [0u8; 64]).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.requests_received(), 1);
+    assert!(server.job("second").is_none());
+    // Reading resumes: the invalid body is answered at once, the valid one
+    // at the tick.
+    raw.0
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    server.faults().set_stop_reading(false);
+    assert_eq!(raw.read_lines(2), ("2 ERROR\n1 OK\n".to_owned(), false));
+    assert!(server.job("second").is_some());
+}
+
 #[test]
 fn unknown_instructions_and_wrong_arity_are_rejected() {
     let server = TestServer::start().unwrap();

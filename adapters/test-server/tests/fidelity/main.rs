@@ -9,6 +9,12 @@
 //! rules, and the runs of its shell runners, which record the exact job
 //! identifier they were given in files on disk.
 //!
+//! How the answers were split into reads is left out on purpose: TCP
+//! keeps no write boundaries, so a client can rely on none, and the two
+//! servers write differently (each answer in a write of its own without
+//! `TCP_NODELAY`, or the answers that are ready together in one; see the
+//! differences in the `kairoi_test_server` docs).
+//!
 //! - **Offline** (the default, and in `cargo test --workspace fidelity`):
 //!   each scenario runs against a `TestServer`, and its transcript must be
 //!   the one recorded from the reference server, in

@@ -112,6 +112,7 @@ pub fn a_stopped_server_fails_only_its_share_naming_it<C: BatchClient>() {
             }
         }
     }
+    println!("{}: the batch took {took:?} with a {timeout:?} request timeout", C::name());
     assert!(
         took < 8 * timeout,
         "took {took:?} with a {timeout:?} request timeout"

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::when;
 
@@ -28,21 +28,48 @@ Examples:
   kairoi-cli set app.mail.welcome +5m
   kairoi-cli set app.mail.report '2030-01-01 08:00:00'
   kairoi-cli import jobs.jsonl --connections 4 --failed retry.jsonl
-  kairoi-cli --addr 10.0.0.7:5678 --json set app.x 2030-01-01T09:00:00+01:00";
+  kairoi-cli --addr 10.0.0.7:5678 --json set app.x 2030-01-01T09:00:00+01:00
+  kairoi-cli --addr a=10.0.0.1:5678 --addr b=10.0.0.2:5678 import jobs.jsonl
+  KAIROI_ADDR=a=10.0.0.1:5678,b=10.0.0.2:5678 kairoi-cli which app.mail.42";
+
+/// What several servers mean, as `--help` and the README say it.
+pub const SEVERAL_SERVERS: &str = "\
+Several servers:
+  --addr name=host:port, repeated or separated by commas (KAIROI_ADDR=a=10.0.0.1:5678,b=...).
+  Give each server a name that lasts as long as its data. One --addr host:port without a name
+  is one server, as always, with no placement.
+  Each job goes to one server, chosen from its identifier and the servers' names by rendezvous
+  hashing, as the kairoi-std, kairoi-tokio and kairoi-smol clients place it: always the same
+  server while the list of names is unchanged, whatever its order. The name decides, not the address: a server
+  moved to a new address keeps its name, and so its jobs. Rules go to every server.
+  `kairoi-cli which JOB...` shows where jobs go; it needs no connection.
+  Adding a server to n, or removing one of n+1, moves about 1/(n+1) of the jobs. A moved job's
+  old schedule stays on its old server, which still fires it: import the moved jobs again under
+  the new list (`which` under each list tells which moved), and expect at-least-once: a moved
+  job may run on both.
+  No failover: a job never goes to another server. A server that goes down fails its own jobs,
+  naming it, and the others go on (import --failed FILE keeps them, to import again); one that
+  cannot be reached when a command starts stops it before anything is sent (exit code 2).";
 
 /// A command-line client for the Kairoi job scheduler, and a local server
 /// for development.
 #[derive(Debug, Parser)]
-#[command(name = "kairoi-cli", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+#[command(
+    name = "kairoi-cli",
+    version,
+    about,
+    after_help = format!("{EXAMPLES}\n\n{SEVERAL_SERVERS}\n\n{EXIT_CODES}")
+)]
 pub struct Cli {
-    /// The server's address, `host:port`.
+    /// The server, `host:port`; or several, each `name=host:port` (repeat --addr, or separate with commas).
     #[arg(
         long,
         global = true,
         env = "KAIROI_ADDR",
-        default_value = "127.0.0.1:5678"
+        default_value = "127.0.0.1:5678",
+        value_name = "[NAME=]HOST:PORT"
     )]
-    pub addr: String,
+    pub addr: Vec<String>,
     /// How long each request may wait for its answer: `30s`, `500ms`, `2m` or seconds (more than 0).
     #[arg(long, global = true, value_parser = when::parse_timeout, default_value = "30s")]
     pub timeout: Duration,
@@ -162,6 +189,23 @@ Examples:
         #[arg(long, hide = true, value_parser = not_for_serve::<Duration>)]
         connect_timeout: Option<Duration>,
     },
+    /// Print which server each job identifier goes to (with no connection).
+    #[command(after_help = format!("\
+For each JOB, the server it goes to among the named servers of --addr (or KAIROI_ADDR): its
+name and address, as every client with the same list of names places it. Nothing is sent,
+so it works while servers are down. With one server without a name, every job goes to it.
+With --json, one object per JOB: {{\"job\", \"server\" (null without names), \"addr\", \"placed\"}}.
+
+Examples:
+  kairoi-cli --addr a=10.0.0.1:5678 --addr b=10.0.0.2:5678 which app.mail.42 app.mail.43
+  KAIROI_ADDR=a=10.0.0.1:5678,b=10.0.0.2:5678 kairoi-cli --json which app.mail.42
+
+{SEVERAL_SERVERS}"))]
+    Which {
+        /// The job identifiers.
+        #[arg(required = true, value_name = "JOB")]
+        jobs: Vec<String>,
+    },
     /// Measure pipelined SET throughput against the server.
     #[command(after_help = "\
 Sends N jobs (`bench.<pid>.<n>`, one day ahead) in one pipelined batch and prints the jobs
@@ -175,7 +219,7 @@ Examples:
         /// How many jobs.
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
-        /// How many connections.
+        /// How many connections (to each server).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
         connections: u16,
     },
@@ -208,6 +252,36 @@ pub fn check_addr(text: &str) -> Result<(), String> {
             "{text:?}: the port {port:?} is not a number from 1 to 65535; {EXPECTED}"
         )),
     }
+}
+
+/// The `--addr` values given before the command, when there are some on
+/// the command line (not from `KAIROI_ADDR` or the default).
+///
+/// A global option given both before and after the command keeps only
+/// the values after it, which for a list of servers would silently drop
+/// some of them and place jobs differently; the caller compares these
+/// with the values in force to refuse a list split in two. `args` is the
+/// whole command line, the program's name first.
+pub fn addr_before_command<I, T>(args: I) -> Option<Vec<String>>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    // The options before the command, then the command and the rest of
+    // the line as they are.
+    let top = Cli::command();
+    let probe = top.get_arguments().fold(
+        clap::Command::new("kairoi-cli")
+            .allow_external_subcommands(true)
+            .disable_help_flag(true)
+            .disable_version_flag(true),
+        |probe, arg| probe.arg(arg.clone().global(false)),
+    );
+    let matches = probe.try_get_matches_from(args).ok()?;
+    if matches.value_source("addr") != Some(clap::parser::ValueSource::CommandLine) {
+        return None;
+    }
+    Some(matches.get_many::<String>("addr")?.cloned().collect())
 }
 
 /// The value parser of the client options under `serve`: always an error.
@@ -244,7 +318,7 @@ pub struct ImportArgs {
     /// The input format (default: from the extension, else the content).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// How many connections to pipeline over.
+    /// How many connections to pipeline over (to each server).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub connections: u16,
     /// Write the failed lines to this file, in the input's format, to import it again.

@@ -9,9 +9,10 @@ use jiff::{Span, Timestamp};
 use kairoi_proto::{Config, DateTime, Event, Instruction};
 use serde_json::json;
 
-use crate::args::Cli;
-use kairoi_std::Tally;
+use kairoi_std::{OutcomeKind, Tally};
 
+use crate::args::Cli;
+use crate::by_server::ByServer;
 use crate::outcome::{Failure, Report, summary_json, summary_line, worst};
 
 /// `bench --jobs N --connections C`.
@@ -26,10 +27,21 @@ pub fn run(cli: &Cli, jobs: usize, connections: u16) -> Result<ExitCode, Failure
     let batch =
         move || (0..jobs).map(move |n| Instruction::set(format!("bench.{tag}.{n}"), tomorrow));
 
-    let mut client = crate::connect(cli, connections)?;
+    let servers = crate::read_servers(cli)?;
+    let mut client = crate::connect(cli, &servers, connections)?;
     let mut tally = Tally::default();
+    let mut by_server = ByServer::new(&servers);
+    let mut job = String::new();
     let start = Instant::now();
-    client.execute_each(batch(), |_, result| tally.record(&result));
+    client.execute_each(batch(), |n, result| {
+        let kind = OutcomeKind::of(&result);
+        tally.add(kind);
+        if let Some(by) = &mut by_server {
+            job.clear();
+            let _ = write!(job, "bench.{tag}.{n}");
+            by.add(&job, kind);
+        }
+    });
     let elapsed = start.elapsed();
     let _ = client.close();
 
@@ -42,15 +54,28 @@ pub fn run(cli: &Cli, jobs: usize, connections: u16) -> Result<ExitCode, Failure
     summary["seconds"] = json!(elapsed.as_secs_f64());
     summary["jobs_per_second"] = json!(rate.round());
     summary["client_ns_per_request"] = json!(per_request.round());
-    out.info(
-        format_args!(
-            "{jobs} SET over {connections} connection(s) in {:.3} s: {rate:.0} jobs/s ({})\n\
-             client protocol cost: {per_request:.0} ns per request (building, encoding and decoding in memory, no I/O)",
-            elapsed.as_secs_f64(),
-            summary_line(&tally)
-        ),
-        summary,
+    let over = match &by_server {
+        Some(by) => format!("{} ({connections} connection(s) each)", by.servers_word()),
+        None => format!("{connections} connection(s)"),
+    };
+    let mut human = format!(
+        "{jobs} SET over {over} in {:.3} s: {rate:.0} jobs/s ({})",
+        elapsed.as_secs_f64(),
+        summary_line(&tally)
     );
+    if let Some(by) = &by_server {
+        for line in by.lines() {
+            human.push('\n');
+            human.push_str(&line);
+        }
+        summary["servers"] = by.json();
+    }
+    let _ = write!(
+        human,
+        "\nclient protocol cost: {per_request:.0} ns per request \
+         (building, encoding and decoding in memory, no I/O)"
+    );
+    out.info(human, summary);
     Ok(ExitCode::from(worst(&tally).exit_code()))
 }
 

@@ -17,6 +17,7 @@ use kairoi_std::{Instruction, OutcomeKind, RequestError, Tally, Text};
 use serde_json::json;
 
 use crate::args::{Cli, ImportArgs};
+use crate::by_server::ByServer;
 use crate::failed::FailedWriter;
 use crate::input::{Raw, Records, read_error};
 use crate::outcome::{
@@ -87,6 +88,8 @@ struct Reporter {
     read_error: Option<(u64, std::io::Error)>,
     /// The failed lines described on stderr so far.
     shown: u64,
+    /// The outcomes by server, over several servers.
+    by_server: Option<ByServer>,
 }
 
 fn lock(m: &Mutex<Reporter>) -> MutexGuard<'_, Reporter> {
@@ -154,6 +157,9 @@ impl Reporter {
         };
         let kind = OutcomeKind::of(&result);
         let error = result.err().map(|e| describe(&e)).unwrap_or_default();
+        if let Some(by) = &mut self.by_server {
+            by.add(p.job.as_str(), kind);
+        }
         self.record(p.line, Some(p.job.as_str()), &p.raw, kind, &error);
     }
 }
@@ -230,8 +236,19 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
     let path = (!stdin).then_some(args.file.as_path());
     let read = Arc::new(AtomicU64::new(0));
     let keep_raw = args.failed.is_some();
-    let records = Records::open(path, args.format, Timestamp::now(), read.clone(), keep_raw)?;
-    let mut client = crate::connect(cli, args.connections)?;
+    let servers = crate::read_servers(cli)?;
+    let open = |read| Records::open(path, args.format, Timestamp::now(), read, keep_raw);
+    // A file is opened first, so that one that cannot be read is reported
+    // without a connection. Stdin may wait for whatever writes it: the
+    // servers are reached first, so that one that cannot be is reported
+    // at once rather than once input comes.
+    let (records, mut client) = if stdin {
+        let client = crate::connect(cli, &servers, args.connections)?;
+        (open(read.clone())?, client)
+    } else {
+        let records = open(read.clone())?;
+        (records, crate::connect(cli, &servers, args.connections)?)
+    };
     let failed = match &args.failed {
         Some(file) => Some(
             FailedWriter::create(file, records.format())
@@ -260,6 +277,7 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
         columns: records.columns(),
         read_error: None,
         shown: 0,
+        by_server: ByServer::new(&servers),
     }));
     let feed = Feed {
         records,
@@ -292,10 +310,22 @@ fn summarize(
         0 => "nothing sent".to_owned(),
         _ => format!("{:.0} jobs/s", sent as f64 / secs.max(1e-3)),
     };
-    out.info(
-        format_args!("{} in {secs:.2} s ({rate})", summary_line(&t)),
-        summary,
-    );
+    let mut human = format!("{} in {secs:.2} s ({rate})", summary_line(&t));
+    if let Some(by) = &r.by_server {
+        for line in by.lines() {
+            human.push('\n');
+            human.push_str(&line);
+        }
+        summary["servers"] = by.json();
+    }
+    out.info(human, summary);
+    let on_servers = |kinds: &[OutcomeKind]| {
+        r.by_server
+            .as_ref()
+            .and_then(|by| by.on_servers(kinds))
+            .map(|on| format!(" ({on})"))
+            .unwrap_or_default()
+    };
     let hidden = t.failed() - r.shown;
     let failed_file = failed_path.map(Path::display);
     if hidden > 0 {
@@ -311,14 +341,16 @@ fn summarize(
     let maybe = t.unknown + t.timed_out;
     if maybe > 0 {
         eprintln!(
-            "{} may or may not have been applied (unknown or timed out); setting them again is safe unless they ran meanwhile",
-            count(maybe, "job", "jobs")
+            "{}{} may or may not have been applied (unknown or timed out); setting them again is safe unless they ran meanwhile",
+            count(maybe, "job", "jobs"),
+            on_servers(&[OutcomeKind::Unknown, OutcomeKind::TimedOut]),
         );
     }
     if t.not_sent > 0 {
         eprintln!(
-            "{} not sent: the server never saw {}",
+            "{} not sent{}: the server never saw {}",
             count(t.not_sent, "job was", "jobs were"),
+            on_servers(&[OutcomeKind::NotSent]),
             if t.not_sent == 1 { "it" } else { "them" }
         );
     }

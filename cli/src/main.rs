@@ -12,13 +12,16 @@
 
 mod args;
 mod bench;
+mod by_server;
 mod failed;
 mod import;
 mod input;
 mod outcome;
 mod serve;
+mod servers;
 mod single;
 mod when;
+mod which;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,7 @@ use kairoi_std::Client;
 
 use args::{Cli, Command};
 use outcome::{BAD_INPUT, Failure, Output};
+use servers::Servers;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
             ..
         } => serve::run(out, *listen, *exec, *report_every),
         Command::Bench { jobs, connections } => bench::run(&cli, *jobs, *connections),
+        Command::Which { jobs } => which::run(&cli, jobs),
     };
     result.unwrap_or_else(|failure| out.failure(&failure))
 }
@@ -68,19 +73,37 @@ fn output(cli: &Cli) -> Output {
     }
 }
 
-/// A client for the server at `--addr`, with `connections` connections
-/// for batches. An address that is not `host:port` is bad input; a server
-/// that cannot be reached is a "not sent" failure.
-fn connect(cli: &Cli, connections: u16) -> Result<Client, Failure> {
-    args::check_addr(&cli.addr).map_err(|e| {
+/// The servers of `--addr` (or `KAIROI_ADDR`); a list that cannot be
+/// read, or that is split between before and after the command, is bad
+/// input.
+fn read_servers(cli: &Cli) -> Result<Servers, Failure> {
+    let bad = |e: String| {
         Failure::bad_input(format!(
             "bad server address (--addr, or KAIROI_ADDR): {e}; nothing was sent"
         ))
-    })?;
-    Client::builder()
+    };
+    if let Some(before) = args::addr_before_command(std::env::args_os()) {
+        if before != cli.addr {
+            return Err(bad(format!(
+                "--addr is given both before the command ({}) and after it ({}), and only \
+                 the values after it would count: give the whole list in one place",
+                before.join(","),
+                cli.addr.join(",")
+            )));
+        }
+    }
+    Servers::parse(&cli.addr).map_err(bad)
+}
+
+/// A client for `servers`, with `connections` connections (to each
+/// server) for batches. A server that cannot be reached is a "not sent"
+/// failure, naming it when there are several.
+fn connect(cli: &Cli, servers: &Servers, connections: u16) -> Result<Client, Failure> {
+    let builder = Client::builder()
         .connections(connections.into())
         .request_timeout(cli.timeout)
-        .connect_timeout(cli.connect_timeout)
-        .connect(cli.addr.as_str())
+        .connect_timeout(cli.connect_timeout);
+    servers
+        .connect(builder)
         .map_err(|e| Failure::not_sent(format!("{e}; nothing was sent")))
 }

@@ -1,9 +1,10 @@
 //! Outcomes and how they are reported: exit codes, the human lines, the
 //! JSON objects, and the tally of a batch.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use kairoi_proto::ConnectionError;
 use kairoi_std::{Cause, OutcomeKind, RequestError, Tally};
@@ -53,24 +54,83 @@ impl Report for OutcomeKind {
 }
 
 /// What happened to a request, in words, starting with its outcome's
-/// name (`rejected: ...`, `unknown: ...`).
+/// name (`rejected: ...`, `unknown: ...`); on a client over several
+/// servers, naming the server (`not sent to server beta: ...`). A request
+/// sent to every server (a rule) that did not end `OK` everywhere is
+/// described as `failed on 1 of 3 servers:`, then a line per server with
+/// its result and whether it was applied there.
 pub fn describe(error: &RequestError) -> String {
     match error {
-        RequestError::Rejected => {
-            "rejected: the server answered ERROR (an invalid instruction, or the job is running now)"
-                .to_owned()
+        RequestError::OnServer { server, error } => describe_on(error, Some(server)),
+        RequestError::Partial(results) => describe_partial(results),
+        other => describe_on(other, None),
+    }
+}
+
+/// [`describe`] for what happened on one server, `server` when it has a
+/// name.
+fn describe_on(error: &RequestError, server: Option<&str>) -> String {
+    // "rejected by server beta", "not sent to server beta", ...
+    let on = |word: &str| {
+        server
+            .map(|name| format!(" {word} server {name}"))
+            .unwrap_or_default()
+    };
+    let who = if server.is_some() { "it" } else { "the server" };
+    match error {
+        RequestError::Rejected => format!(
+            "rejected{}: {who} answered ERROR (an invalid instruction, or the job is running now)",
+            on("by")
+        ),
+        RequestError::TimedOut { timeout } => {
+            format!("timed out{}: no answer within {timeout:?}", on("on"))
         }
-        RequestError::TimedOut { timeout } => format!("timed out: no answer within {timeout:?}"),
         RequestError::NotSent { cause } => match not_kcp(cause) {
-            Some(e) => format!("not sent: {}", not_kcp_words(e)),
-            None => format!("not sent: {cause}"),
+            Some(e) => format!("not sent{}: {}", on("to"), not_kcp_words(e)),
+            None => format!("not sent{}: {cause}", on("to")),
         },
         RequestError::Unknown { cause } => match not_kcp(cause) {
-            Some(e) => format!("unknown: written, then {}", not_kcp_words(e)),
-            None => format!("unknown: written, then the connection ended ({cause})"),
+            Some(e) => format!("unknown{}: written, then {}", on("on"), not_kcp_words(e)),
+            None => format!(
+                "unknown{}: written, then the connection ended ({cause})",
+                on("on")
+            ),
         },
-        RequestError::Invalid(e) => format!("cannot be sent: {e}"),
-        other => format!("unknown: {other}"),
+        RequestError::Invalid(e) => format!("cannot be sent{}: {e}", on("to")),
+        // Never nested in practice; described whole if they are.
+        e @ (RequestError::OnServer { .. } | RequestError::Partial(_)) => describe(e),
+        other => format!("unknown{}: {other}", on("on")),
+    }
+}
+
+/// The result of a request on every server: `failed on 1 of 3 servers:`
+/// and a line per server, `  beta: not sent: ... (not applied)`.
+fn describe_partial(results: &[(Arc<str>, Result<(), RequestError>)]) -> String {
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    let mut text = format!("failed on {failed} of {} servers:", results.len());
+    for (server, result) in results {
+        let _ = match result {
+            Ok(()) => write!(text, "\n  {server}: ok (applied)"),
+            Err(e) => write!(
+                text,
+                "\n  {server}: {} ({})",
+                describe(e),
+                e.outcome_kind().applied()
+            ),
+        };
+    }
+    text
+}
+
+/// Whether a request's result says it was applied: the word of its
+/// outcome ([`Report::applied`]), and for a request sent to every server
+/// that some applied and others did not, `partly applied`.
+pub fn applied(result: &Result<(), RequestError>) -> &'static str {
+    match result {
+        Err(RequestError::Partial(results)) if results.iter().any(|(_, r)| r.is_ok()) => {
+            "partly applied"
+        }
+        other => OutcomeKind::of(other).applied(),
     }
 }
 
@@ -218,10 +278,20 @@ pub fn worst(t: &Tally) -> OutcomeKind {
     .unwrap_or(OutcomeKind::Ok)
 }
 
-/// The summary of a batch as JSON.
+/// The summary of a batch as JSON: [`tally_json`], with `"summary":
+/// true` and the batch's exit code.
 pub fn summary_json(t: &Tally) -> Value {
+    let mut summary = json!({"summary": true});
+    if let (Value::Object(summary), Value::Object(counts)) = (&mut summary, tally_json(t)) {
+        summary.extend(counts);
+    }
+    summary["exit_code"] = worst(t).exit_code().into();
+    summary
+}
+
+/// The counts of a tally as JSON: `jobs` (the total), then each outcome.
+pub fn tally_json(t: &Tally) -> Value {
     json!({
-        "summary": true,
         "jobs": t.total(),
         "ok": t.ok,
         "rejected": t.rejected,
@@ -229,7 +299,6 @@ pub fn summary_json(t: &Tally) -> Value {
         "unknown": t.unknown,
         "timed_out": t.timed_out,
         "bad_input": t.invalid,
-        "exit_code": worst(t).exit_code(),
     })
 }
 
@@ -272,5 +341,57 @@ mod tests {
         one.add(OutcomeKind::Invalid);
         let line = summary_line(&one);
         assert!(line.starts_with("1 job: 0 ok"), "{line}");
+    }
+
+    #[test]
+    fn errors_on_a_server_name_it_and_a_rule_lists_every_server() {
+        let refused = RequestError::NotSent {
+            cause: Cause::connect("127.0.0.1:1", std::io::ErrorKind::ConnectionRefused.into()),
+        };
+        let on = |error: RequestError| RequestError::OnServer {
+            server: "beta".into(),
+            error: Box::new(error),
+        };
+        let text = describe(&on(refused.clone()));
+        assert!(
+            text.starts_with("not sent to server beta: cannot connect to 127.0.0.1:1"),
+            "{text}"
+        );
+        let text = describe(&on(RequestError::Rejected));
+        assert!(
+            text.starts_with("rejected by server beta: it answered ERROR"),
+            "{text}"
+        );
+        let timed_out = RequestError::TimedOut {
+            timeout: std::time::Duration::from_secs(1),
+        };
+        assert_eq!(
+            describe(&on(timed_out)),
+            "timed out on server beta: no answer within 1s"
+        );
+        // Without a server, as before.
+        assert!(describe(&RequestError::Rejected).starts_with("rejected: the server answered"));
+
+        let partial = RequestError::Partial(vec![
+            ("alpha".into(), Ok(())),
+            ("beta".into(), Err(refused)),
+            ("gamma".into(), Err(RequestError::Rejected)),
+        ]);
+        let text = describe(&partial);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "failed on 2 of 3 servers:", "{text}");
+        assert_eq!(lines[1], "  alpha: ok (applied)", "{text}");
+        assert!(
+            lines[2].starts_with("  beta: not sent: cannot connect to 127.0.0.1:1")
+                && lines[2].ends_with("(not applied)"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("  gamma: rejected: the server answered ERROR"),
+            "{text}"
+        );
+        assert_eq!(applied(&Err(partial.clone())), "partly applied");
+        // It counts as its most serious failure: its exit code is 2.
+        assert_eq!(partial.outcome_kind().exit_code(), 2);
     }
 }

@@ -1,6 +1,6 @@
 //! Usage errors found before anything is sent: a server address that is
-//! not `host:port`, a timeout of 0; and what `serve --help` and
-//! `rule --help` show.
+//! not `host:port`, a list of servers that cannot be read, a timeout of
+//! 0; and what `serve --help` and `rule --help` show.
 
 mod common;
 
@@ -105,4 +105,118 @@ fn rule_help_names_the_runner() {
     assert!(!stdout.contains("<COMMAND>"), "{stdout}");
     let out = run(Command::new(BIN).args(["rule", "n", "p", "shell", "--help"]));
     assert!(text(&out).0.contains("<COMMAND>"), "{:?}", text(&out));
+}
+
+#[test]
+fn a_bad_list_of_servers_is_a_usage_error_naming_the_value() {
+    let cases: [(&[&str], &[&str]); 7] = [
+        (
+            &["alpha=127.0.0.1:1", "127.0.0.1:2"],
+            &["\"127.0.0.1:2\" has no name", "name=host:port"],
+        ),
+        (
+            &["127.0.0.1:1", "127.0.0.1:2"],
+            &["\"127.0.0.1:1\" has no name", "name=host:port"],
+        ),
+        (
+            &["=127.0.0.1:1", "beta=127.0.0.1:2"],
+            &["\"=127.0.0.1:1\": the name before `=` is empty"],
+        ),
+        (
+            &["alpha=127.0.0.1:1", "alpha=127.0.0.1:2"],
+            &["the server name \"alpha\" is given twice"],
+        ),
+        (
+            &["alpha=localhost", "beta=127.0.0.1:2"],
+            &[
+                "server alpha: \"localhost\" has no port",
+                "expected host:port",
+            ],
+        ),
+        (
+            &["alpha=127.0.0.1:99999,beta=127.0.0.1:2"],
+            &["server alpha:", "not a number from 1 to 65535"],
+        ),
+        (
+            &["alpha=127.0.0.1:1,,beta=127.0.0.1:2"],
+            &["an empty entry", "\"alpha=127.0.0.1:1,,beta=127.0.0.1:2\""],
+        ),
+    ];
+    let commands: [&[&str]; 4] = [
+        &["set", "x", "now"],
+        &["rule", "r", "p", "shell", "true"],
+        &["import", "-"],
+        &["which", "x"],
+    ];
+    for (addrs, words) in cases {
+        for command in commands {
+            let mut c = Command::new(BIN);
+            c.env_remove("KAIROI_ADDR");
+            for addr in addrs {
+                c.args(["--addr", addr]);
+            }
+            let out = run(c.args(command));
+            let (_, stderr) = text(&out);
+            assert_eq!(code(&out), 64, "{addrs:?} {command:?}: {stderr}");
+            assert!(
+                stderr.contains("bad server address (--addr, or KAIROI_ADDR)"),
+                "{addrs:?} {command:?}: {stderr}"
+            );
+            for word in words {
+                assert!(stderr.contains(word), "{word:?} in {addrs:?}: {stderr}");
+            }
+        }
+    }
+    // From the environment too.
+    let out = run(Command::new(BIN)
+        .env("KAIROI_ADDR", "alpha=127.0.0.1:1,127.0.0.1:2")
+        .args(["which", "x"]));
+    assert_eq!(code(&out), 64, "{:?}", text(&out));
+    assert!(text(&out).1.contains("KAIROI_ADDR"), "{:?}", text(&out));
+}
+
+#[test]
+fn a_list_of_servers_split_around_the_command_is_refused() {
+    // Only the values after the command would count: the list would lose
+    // alpha and beta, and place jobs elsewhere.
+    let out = run(Command::new(BIN).env_remove("KAIROI_ADDR").args([
+        "--addr",
+        "alpha=127.0.0.1:1",
+        "--addr",
+        "beta=127.0.0.1:2",
+        "which",
+        "--addr",
+        "gamma=127.0.0.1:3",
+        "x",
+    ]));
+    let (_, stderr) = text(&out);
+    assert_eq!(code(&out), 64, "{stderr}");
+    assert!(
+        stderr.contains("both before the command")
+            && stderr.contains("alpha=127.0.0.1:1,beta=127.0.0.1:2")
+            && stderr.contains("give the whole list in one place"),
+        "{stderr}"
+    );
+    // Given in one place, before or after the command, it is read.
+    for args in [
+        &[
+            "--addr",
+            "alpha=127.0.0.1:1",
+            "--addr",
+            "beta=127.0.0.1:2",
+            "which",
+            "x",
+        ][..],
+        &[
+            "which",
+            "x",
+            "--addr",
+            "alpha=127.0.0.1:1",
+            "--addr",
+            "beta=127.0.0.1:2",
+        ],
+    ] {
+        let out = run(Command::new(BIN).env_remove("KAIROI_ADDR").args(args));
+        assert_eq!(code(&out), 0, "{args:?}: {:?}", text(&out));
+    }
 }

@@ -19,6 +19,17 @@ pub fn cli(addr: &str) -> Command {
     c
 }
 
+/// The binary with one `--addr name=host:port` per server and no
+/// `KAIROI_ADDR` of the caller's.
+pub fn cli_servers<N: AsRef<str>, A: std::fmt::Display>(servers: &[(N, A)]) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("KAIROI_ADDR");
+    for (name, addr) in servers {
+        c.arg("--addr").arg(format!("{}={addr}", name.as_ref()));
+    }
+    c
+}
+
 /// Runs `command` with no stdin and gives its output.
 pub fn run(command: &mut Command) -> Output {
     command

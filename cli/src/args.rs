@@ -48,8 +48,8 @@ Several servers:
   the new list (`which` under each list tells which moved), and expect at-least-once: a moved
   job may run on both.
   No failover: a job never goes to another server. A server that goes down fails its own jobs,
-  naming it, and the others go on (import --failed FILE keeps them, to import again); one that
-  cannot be reached when a command starts stops it before anything is sent (exit code 2).";
+  naming it, and the others go on (import --failed FILE keeps them, to import again), also when
+  it is down when the command starts; only when no server can be reached is nothing sent.";
 
 /// A command-line client for the Kairoi job scheduler, and a local server
 /// for development.

@@ -279,25 +279,39 @@ fn a_server_taken_down_fails_exactly_its_jobs_naming_it() {
         "{stderr}"
     );
 
-    // Down when a command starts: nothing is sent, and the error names it.
+    // Down when a command starts: the command starts all the same; beta's
+    // jobs (all of the failed file's) fail naming it, and a rule reaches
+    // the other two.
     let before: Vec<u64> = servers.iter().map(TestServer::requests_received).collect();
-    for args in [&["import"][..], &["rule", "late", "down.", "shell", "true"]] {
-        let mut command = cli_servers(&list);
-        command.args(args);
-        if args[0] == "import" {
-            command.arg(&failed);
-        }
-        let out = run(&mut command);
-        let (_, stderr) = text(&out);
-        assert_eq!(code(&out), 2, "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(&format!("server beta: cannot connect to {beta}"))
-                && stderr.contains("nothing was sent"),
-            "{args:?}: {stderr}"
-        );
-    }
+    let out = run(cli_servers(&list)
+        .args(["--timeout", "1s", "import"])
+        .arg(&failed));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        server_line(&stdout, "beta", &beta).ends_with(&counts(b, 0)),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "not sent to server beta: cannot connect to {beta}"
+        )),
+        "{stderr}"
+    );
     let after: Vec<u64> = servers.iter().map(TestServer::requests_received).collect();
-    assert_eq!(before, after, "nothing sent");
+    assert_eq!(before, after, "only beta's jobs, and none reached a server");
+    let rule = ["--timeout", "1s", "rule", "late", "down.", "shell", "true"];
+    let out = run(cli_servers(&list).args(rule));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 2, "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("failed on 1 of 3 servers"),
+        "{stdout}{stderr}"
+    );
+    for (n, server) in servers.iter().enumerate() {
+        let has = server.rules().iter().any(|r| r.id == "late");
+        assert_eq!(has, n != down, "{}", NAMES[n]);
+    }
 
     // Back up: the failed lines imported again land on beta.
     servers[down].bring_up().expect("beta on its port again");

@@ -351,14 +351,53 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
                 return None;
             }
         }
-        if let Err(RequestError::NotSent { cause }) = &result {
-            if !lane.connected && !matches!(cause, Cause::Closed) {
-                lane.drain = Some(cause.clone());
+        let unreachable = match &result {
+            Err(RequestError::NotSent { cause }) if !lane.connected => {
+                Some(cause.clone()).filter(|c| !matches!(c, Cause::Closed))
+            }
+            _ => None,
+        };
+        let result = self.settle(index, server, result);
+        if let Some(cause) = unreachable {
+            self.drain(server, cause);
+        }
+        Some(self.finish(index, result?, now))
+    }
+
+    /// The server at `server` is unreachable with no connection: what it
+    /// holds that was not submitted (taken, or waiting for a retry) ends
+    /// `NotSent` with `cause` at once, and so will its next requests of
+    /// the batch.
+    fn drain(&mut self, server: usize, cause: Cause) {
+        let Some(lane) = self.lanes.get_mut(server) else {
+            return;
+        };
+        lane.drain = Some(cause.clone());
+        let waiting: Vec<usize> = lane
+            .ready
+            .drain(..)
+            .map(|(index, _)| index)
+            .chain(lane.due.drain(..).map(|(_, index, _)| index))
+            .collect();
+        for index in waiting {
+            let failed = Err(RequestError::NotSent {
+                cause: cause.clone(),
+            });
+            if let Some(result) = self.settle(index, server, failed) {
+                self.reports.push_back((index, result));
             }
         }
-        lane.held = lane.held.saturating_sub(1);
+    }
+
+    /// The end of the request at `index` on the server at `server`: its
+    /// result for the caller, or `None` while other servers' parts of it
+    /// are still out.
+    fn settle(&mut self, index: usize, server: usize, result: Outcome) -> Option<Outcome> {
+        if let Some(lane) = self.lanes.get_mut(server) {
+            lane.held = lane.held.saturating_sub(1);
+        }
         self.observer.on_server(server, OutcomeKind::of(&result));
-        let result = match self.fanouts.get_mut(&index) {
+        match self.fanouts.get_mut(&index) {
             Some(fanout) => {
                 if let Some(slot) = fanout.results.get_mut(server) {
                     *slot = Some(result);
@@ -368,11 +407,10 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
                     return None;
                 }
                 let results = self.fanouts.remove(&index)?.results;
-                self.combine(results)
+                Some(self.combine(results))
             }
-            None => self.on_server(server, result),
-        };
-        Some(self.finish(index, result, now))
+            None => Some(self.on_server(server, result)),
+        }
     }
 
     /// A result as the caller sees it: naming its server when the client
@@ -527,6 +565,26 @@ mod tests {
             reported += 1;
         }
         assert_eq!(reported, 1000);
+        assert!(f.is_done());
+    }
+
+    #[test]
+    fn what_an_unreachable_server_had_taken_ends_at_once() {
+        let now = Instant::now();
+        let mut f = Feeder::new((0..8).map(body), &one(), 8, RetryPolicy::NONE, None);
+        let (first, _, _) = submitted(f.next(now));
+        // The connection goes; the rest were taken while it was up.
+        f.set_connected(0, false);
+        assert!(f.complete(now, first, 0, Err(refused()), None).is_some());
+        let mut reported = 1;
+        while let Some(next) = f.next(now) {
+            assert!(
+                matches!(&next, Next::Report(_, Err(e)) if e.is_not_sent()),
+                "{next:?}"
+            );
+            reported += 1;
+        }
+        assert_eq!(reported, 8);
         assert!(f.is_done());
     }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use kairoi_proto::Instruction;
 use kairoi_proto::placement;
 
-use crate::ServerAddr;
 use crate::mux::Payload;
+use crate::{Cause, ServerAddr};
 
 /// Where one request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +130,67 @@ impl Shards {
     }
 }
 
+/// What connecting a client found, server by server: a client of one
+/// server fails when it cannot reach it; a client of several starts when
+/// it reaches at least one, and the others start down (their requests
+/// wait for them as for a server that went away, and fail naming them).
+#[derive(Debug)]
+pub struct Startup<'a> {
+    shards: &'a Shards,
+    failed: Vec<(usize, Cause)>,
+}
+
+impl<'a> Startup<'a> {
+    /// Nothing tried yet.
+    pub fn new(shards: &'a Shards) -> Self {
+        Startup {
+            shards,
+            failed: Vec::new(),
+        }
+    }
+
+    /// The server at `server` could not be reached.
+    pub fn failed(&mut self, server: usize, cause: Cause) {
+        self.failed.push((server, cause));
+    }
+
+    /// Whether the server at `server` could not be reached.
+    pub fn is_down(&self, server: usize) -> bool {
+        self.failed.iter().any(|(s, _)| *s == server)
+    }
+
+    /// Whether the client starts: an error when its only server, or every
+    /// one of its servers, could not be reached (naming each).
+    pub fn finish(self) -> io::Result<()> {
+        let Some((_, first)) = self.failed.first() else {
+            return Ok(());
+        };
+        if self.shards.is_empty() {
+            return Err(io::Error::from(first.clone()));
+        }
+        let name = |server: usize| self.shards.name(server).map_or("?", |n| n.as_ref());
+        if self.failed.len() < self.shards.len() {
+            for (server, cause) in &self.failed {
+                tracing::warn!(
+                    server = name(*server),
+                    %cause,
+                    "server unreachable when the client started: its requests wait for it"
+                );
+            }
+            return Ok(());
+        }
+        let each: Vec<String> = self
+            .failed
+            .iter()
+            .map(|(server, cause)| format!("{}: {cause}", name(*server)))
+            .collect();
+        Err(io::Error::new(
+            first.kind(),
+            format!("no server could be reached: {}", each.join("; ")),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use kairoi_proto::{DateTime, Runner};
@@ -152,6 +213,30 @@ mod tests {
         assert_eq!(shards.route(&Payload::Raw(vec!["RULE".into()])), Route::All);
         let one = Shards::default();
         assert_eq!((one.len(), one.route(&set("x"))), (1, Route::One(0)));
+    }
+
+    #[test]
+    fn a_client_of_several_starts_while_one_server_is_down() {
+        let refused = || Cause::connect("127.0.0.1:1", io::ErrorKind::ConnectionRefused.into());
+        let shards = Shards::named(["a", "b"]).unwrap();
+        let mut one_down = Startup::new(&shards);
+        one_down.failed(1, refused());
+        assert!(one_down.is_down(1) && !one_down.is_down(0));
+        assert!(one_down.finish().is_ok());
+        let mut all_down = Startup::new(&shards);
+        all_down.failed(0, refused());
+        all_down.failed(1, refused());
+        let e = all_down.finish().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        assert!(
+            e.to_string()
+                .starts_with("no server could be reached: a: cannot connect"),
+            "{e}"
+        );
+        let single = Shards::default();
+        let mut down = Startup::new(&single);
+        down.failed(0, refused());
+        assert!(down.finish().is_err());
     }
 
     #[test]

@@ -132,6 +132,7 @@ macro_rules! shard_suite {
         $crate::restart_suite!(@cases_in shards $client;
             jobs_land_on_their_placed_server_and_rules_on_all,
             a_stopped_server_fails_only_its_share_naming_it,
+            a_server_down_at_the_start_fails_only_its_share,
         );
     };
 }

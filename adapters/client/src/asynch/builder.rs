@@ -50,8 +50,10 @@ impl<R: Runtime> ClientBuilder<R> {
     /// and the servers' names ([`kairoi_proto::placement`]); a rule goes to
     /// every server. See [`Client`] for what happens when one is down.
     ///
-    /// Fails when a name is empty or given twice, or when a server cannot
-    /// be reached (the error names it).
+    /// Fails when a name is empty or given twice, or when no server can
+    /// be reached (naming each). A server that cannot be reached starts
+    /// down: its jobs wait for it as for a server that went away, then
+    /// fail naming it, and the others go on.
     ///
     /// # Cancel safety
     ///

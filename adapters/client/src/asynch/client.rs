@@ -17,7 +17,7 @@ use crate::feed::{Feeder, Next};
 use crate::load::least_loaded;
 use crate::mux::{Payload, Submission};
 use crate::proto::Instruction;
-use crate::shard::Shards;
+use crate::shard::{Shards, Startup};
 use crate::stats::{Counters, Stats};
 use crate::time::deadline;
 use crate::{Cause, InOrder, RequestError, ServerAddr, Settings};
@@ -150,7 +150,9 @@ impl<R: Runtime> Client<R> {
     }
 
     /// Connects every connection of the pool of each server, then hands
-    /// each to its driver, which makes it again whenever it ends.
+    /// each to its driver, which makes it again whenever it ends. With
+    /// several servers, a server that cannot be reached starts down (see
+    /// [`Startup`]).
     pub(crate) async fn start(
         builder: ClientBuilder<R>,
         shards: Shards,
@@ -159,23 +161,28 @@ impl<R: Runtime> Client<R> {
         builder.settings.check()?;
         let (rt, settings) = (&builder.rt, &builder.settings);
         let counters = Arc::new(Counters::new(&shards));
+        let mut startup = Startup::new(&shards);
         let mut servers = Vec::new();
         for (server, target) in targets.iter().enumerate() {
             let mut slots = Vec::new();
             for _ in 0..settings.connections.max(1) {
-                let stream = slot::open(rt, target, settings).await.map_err(|cause| {
-                    let e = io::Error::from(cause);
-                    match shards.name(server) {
-                        Some(name) => io::Error::new(e.kind(), format!("server {name}: {e}")),
-                        None => e,
-                    }
-                })?;
+                let stream = match startup.is_down(server) {
+                    true => None,
+                    false => match slot::open(rt, target, settings).await {
+                        Ok(stream) => Some(stream),
+                        Err(cause) => {
+                            startup.failed(server, cause);
+                            None
+                        }
+                    },
+                };
                 let connect = slot::connector(rt, target, settings);
                 let counted = counters.server(server);
-                slots.push(Slot::start(rt, settings, Some(stream), connect, counted));
+                slots.push(Slot::start(rt, settings, stream, connect, counted));
             }
             servers.push(slots);
         }
+        startup.finish()?;
         Ok(Client::new(builder, shards, servers, counters))
     }
 

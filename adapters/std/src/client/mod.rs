@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use kairoi_client::feed::Feeder;
 use kairoi_client::mux::Payload;
-use kairoi_client::shard::{Route, Shards};
+use kairoi_client::shard::{Route, Shards, Startup};
 use kairoi_client::stats::{Counters, Stats};
 use kairoi_client::{InOrder, ServerAddr, Settings};
 use kairoi_proto::Instruction;
@@ -96,7 +96,8 @@ impl Client {
     }
 
     /// Connects the first connection of each server; the others connect
-    /// when a batch needs them.
+    /// when a batch needs them. With several servers, a server that
+    /// cannot be reached starts down (see [`Startup`]).
     pub(crate) fn open(
         shards: Shards,
         targets: Vec<ServerAddr>,
@@ -106,19 +107,17 @@ impl Client {
         let count = settings.connections.max(1);
         let counters = Arc::new(Counters::new(&shards));
         let mut slots = Vec::with_capacity(count * targets.len());
+        let mut startup = Startup::new(&shards);
         for (server, target) in targets.into_iter().enumerate() {
             let slot = |target| Slot::new(&settings, server, target, counters.server(server));
             let mut first = slot(target.clone());
-            first.connect(&settings, None).map_err(|cause| {
-                let e = io::Error::from(cause);
-                match shards.name(server) {
-                    Some(name) => io::Error::new(e.kind(), format!("server {name}: {e}")),
-                    None => e,
-                }
-            })?;
+            if let Err(cause) = first.connect(&settings, None) {
+                startup.failed(server, cause);
+            }
             slots.push(first);
             slots.extend((1..count).map(|_| slot(target.clone())));
         }
+        startup.finish()?;
         Ok(Client {
             settings,
             shards,

@@ -68,6 +68,10 @@ pub(crate) fn run<I>(
             up[slot.server].fetch_add(1, Ordering::Relaxed);
         }
     }
+    let mut feeder = feeder;
+    for (server, up) in up.iter().enumerate() {
+        feeder.set_connected(server, up.load(Ordering::Relaxed) > 0);
+    }
     let call = Call {
         feeder: Mutex::new(feeder),
         up,

@@ -79,3 +79,27 @@ fn server_parses_bodies_like_instruction_parse() {
     }
     assert!(server.poll_event().is_none());
 }
+
+/// `RequestRef::body` gives the arguments as they came, for a valid body
+/// and for one that is not an instruction alike.
+#[test]
+fn the_borrowed_body_is_the_arguments_as_they_came() {
+    use kairoi_proto::{Config, Server, ServerEventRef};
+    let mut server = Server::new(Config::default());
+    let _ = server.receive(b"1 SET job \"2030-01-01 08:00:00\"\n2 FOO \"a b\"\n");
+    let mut bodies = Vec::new();
+    while let Some(ServerEventRef::Request(request)) = server.poll_event_ref() {
+        let body: Vec<String> = request.body.iter().map(|t| t.as_str().to_owned()).collect();
+        bodies.push((request.instruction.is_ok(), body));
+    }
+    assert_eq!(
+        bodies,
+        [
+            (
+                true,
+                vec!["SET".to_owned(), "job".into(), "2030-01-01 08:00:00".into()]
+            ),
+            (false, vec!["FOO".to_owned(), "a b".into()]),
+        ]
+    );
+}

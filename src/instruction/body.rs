@@ -70,9 +70,10 @@ impl TextBody for FrameBody<'_> {
     }
 }
 
-/// The arguments of a request body borrowed from the receive buffer, in a
-/// [`RequestRef`](crate::server::RequestRef) whose body is not a valid
-/// instruction. The identifier is not among them.
+/// The arguments of a request body borrowed from the receive buffer, as
+/// they came ([`RequestRef::body`](crate::server::RequestRef::body), and
+/// the arguments of a body that is not a valid instruction). The
+/// identifier is not among them.
 #[derive(Clone, Copy)]
 pub struct BodyRef<'a> {
     frame: &'a [u8],

@@ -16,6 +16,9 @@ pub struct RequestRef<'a> {
     pub token: Token,
     /// The parsed body.
     pub instruction: Result<InstructionRef<'a>, InvalidInstructionRef<'a>>,
+    /// The body's arguments as they came (the identifier left out),
+    /// valid or not: what a proxy forwards unchanged.
+    pub body: BodyRef<'a>,
 }
 
 /// A body that is not a valid instruction, borrowed: see
@@ -107,7 +110,11 @@ impl Server {
                         arguments: body,
                         error,
                     });
-                ServerEventRef::Request(RequestRef { token, instruction })
+                ServerEventRef::Request(RequestRef {
+                    token,
+                    instruction,
+                    body,
+                })
             }
             Next::Ended => ServerEventRef::Ended,
             Next::Failed(e) => ServerEventRef::Failed(e),

@@ -189,8 +189,8 @@ pub use instruction::{
     Argument, Arguments, BodyRef, Instruction, InstructionRef, Runner, RunnerRef,
 };
 pub use server::{
-    IdentifierEcho, InvalidInstruction, InvalidInstructionRef, Request, RequestRef, Server,
-    ServerEvent, ServerEventRef, Status, Token,
+    IdentifierEcho, InvalidInstruction, InvalidInstructionRef, LossyUtf8, Request, RequestRef,
+    Server, ServerEvent, ServerEventRef, Status, Token,
 };
 pub use text::{Text, TextRef};
 

@@ -12,10 +12,12 @@ use crate::wire::{Decoder, transmit};
 
 mod borrowed;
 mod echo;
+mod lossy;
 mod token;
 
 pub use borrowed::{InvalidInstructionRef, RequestRef, ServerEventRef};
 pub use echo::IdentifierEcho;
+pub use lossy::LossyUtf8;
 pub use token::Token;
 
 /// The answer to a request.

@@ -9,16 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::instant_after;
-use kairoi_proto::{IdentifierEcho, Instruction, Server, ServerEvent, Status, Token};
+use kairoi_proto::{IdentifierEcho, Instruction, LossyUtf8, Server, ServerEvent, Status, Token};
 
 use crate::faults::Settings;
-use crate::input::LossyUtf8;
 use crate::lock;
 use crate::shared::Shared;
 
 /// The most bytes one read takes from the socket: 2 KiB, as the reference
 /// server, so that a character cut by a read's end comes out alike (see
-/// `input.rs`).
+/// [`LossyUtf8`]).
 const READ_SIZE: usize = 2048;
 /// How long a connection with answers waiting to be written waits at most
 /// before it tries to write them again.

@@ -190,7 +190,6 @@ use kairoi_proto::{Config, DateTime};
 mod clock;
 mod connection;
 mod faults;
-mod input;
 mod listener;
 mod observe;
 mod records;

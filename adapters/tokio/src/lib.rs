@@ -59,7 +59,11 @@
 
 #[cfg(feature = "codec")]
 pub mod codec;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 mod runtime;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use runtime::{Tokio, TokioTimer};
 

@@ -1,0 +1,7 @@
+//! The proxy in process (`kairoi_tokio::proxy`), in front of three
+//! `TestServer`s: what it forwards and where, how it answers, many
+//! short-lived downstream connections, and bounded memory for clients
+//! that read slowly or not at all.
+
+mod fixture;
+mod forwarding;

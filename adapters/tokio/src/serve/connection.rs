@@ -75,6 +75,8 @@ struct Connection<H> {
     /// answered.
     closing: bool,
     stall: Option<Pin<Box<Sleep>>>,
+    /// The bytes held, as last counted in the counters.
+    held: usize,
 }
 
 /// Serves `stream` until it ends; `stop` starts a graceful stop.
@@ -105,8 +107,14 @@ pub(super) async fn run<H: Handler>(
         stopping: false,
         closing: false,
         stall,
+        held: 0,
     };
-    let ending = poll_fn(|cx| conn.poll_step(cx)).await;
+    let ending = poll_fn(|cx| {
+        let step = conn.poll_step(cx);
+        conn.count_held();
+        step
+    })
+    .await;
     let counters = conn.options.counters().clone();
     match ending {
         Ending::Drained => {
@@ -180,6 +188,13 @@ impl<H: Handler> Connection<H> {
         // Much to do: let other tasks run, then go on.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Counts the bytes held now.
+    fn count_held(&mut self) {
+        let now = self.out.len() + self.server.buffered_receive() + self.in_flight_bytes;
+        self.options.counters().held(self.held, now);
+        self.held = now;
     }
 
     /// Whether to read: the core wants input, and neither the bytes not
@@ -297,6 +312,13 @@ impl<H: Handler> Connection<H> {
                 .unwrap_or_else(far_future);
             stall.as_mut().reset(at);
         }
+    }
+}
+
+impl<H> Drop for Connection<H> {
+    fn drop(&mut self) {
+        // However the task ends, aborted included.
+        self.options.counters().held(self.held, 0);
     }
 }
 

@@ -12,6 +12,7 @@ struct Inner {
     answered: AtomicU64,
     malformed: AtomicU64,
     dropped: AtomicU64,
+    held: AtomicU64,
 }
 
 /// Live counters of [`serve`](super::serve): connections and requests. A
@@ -52,6 +53,27 @@ impl ServeCounters {
     /// graceful stop ran out of time.
     pub fn dropped(&self) -> u64 {
         self.0.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the connections hold now, all together: input read and not
+    /// yet decoded, bodies of requests whose handlers run, answers not yet
+    /// written. What each connection holds is bounded (see
+    /// [`ServeOptions`](super::ServeOptions)).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.0.held.load(Ordering::Relaxed)
+    }
+
+    /// A connection's held bytes changed from `before` to `now`.
+    pub(super) fn held(&self, before: usize, now: usize) {
+        if now > before {
+            self.0
+                .held
+                .fetch_add((now - before) as u64, Ordering::Relaxed);
+        } else if before > now {
+            self.0
+                .held
+                .fetch_sub((before - now) as u64, Ordering::Relaxed);
+        }
     }
 
     /// A connection accepted: counted open until the guard is dropped.

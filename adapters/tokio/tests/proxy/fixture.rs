@@ -44,6 +44,21 @@ impl Fixture {
         client: impl FnOnce(ClientBuilder) -> ClientBuilder,
         options: ServeOptions,
     ) -> Fixture {
+        Fixture::build(client, options, false)
+    }
+
+    /// As [`Fixture::with`], the proxy's sockets with small buffers (the
+    /// accepted sockets take the listener's), so that the proxy, not the
+    /// kernel, holds what a client does not read.
+    pub fn with_small_buffers(options: ServeOptions) -> Fixture {
+        Fixture::build(|b| b, options, true)
+    }
+
+    fn build(
+        client: impl FnOnce(ClientBuilder) -> ClientBuilder,
+        options: ServeOptions,
+        small: bool,
+    ) -> Fixture {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -68,9 +83,14 @@ impl Fixture {
                 .connect_servers(upstream)
                 .await
                 .expect("the upstream client");
-            Proxy::bind("127.0.0.1:0", client, options)
-                .await
-                .expect("the proxy")
+            let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+            if small {
+                socket.set_recv_buffer_size(4096).expect("a receive buffer");
+                socket.set_send_buffer_size(4096).expect("a send buffer");
+            }
+            socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+            let listener = socket.listen(1024).expect("listen");
+            Proxy::start(listener, client, options).expect("the proxy")
         });
         let addr = proxy.local_addr();
         Fixture {
@@ -98,6 +118,20 @@ impl Fixture {
         (0..self.servers.len())
             .filter(|&n| self.servers[n].job(id).is_some())
             .collect()
+    }
+
+    /// A downstream connection whose socket buffers are small, so that
+    /// the proxy, not the kernel, holds what the client does not read.
+    pub fn connect_small(&self) -> TcpStream {
+        let stream = self.rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+            socket.set_recv_buffer_size(4096).expect("a receive buffer");
+            socket.set_send_buffer_size(4096).expect("a send buffer");
+            socket.connect(self.addr).await.expect("connect")
+        });
+        let stream = stream.into_std().expect("a std stream");
+        stream.set_nonblocking(false).expect("blocking");
+        stream
     }
 
     /// Requests received by the three servers.
@@ -175,9 +209,5 @@ impl Raw {
     /// Every line until the proxy closes the connection.
     pub fn rest(&mut self) -> Vec<String> {
         std::iter::from_fn(|| self.line()).collect()
-    }
-
-    pub fn stream(&self) -> &TcpStream {
-        &self.writer
     }
 }

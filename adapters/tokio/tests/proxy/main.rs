@@ -3,5 +3,7 @@
 //! short-lived downstream connections, and bounded memory for clients
 //! that read slowly or not at all.
 
+mod bounded;
 mod fixture;
 mod forwarding;
+mod many;

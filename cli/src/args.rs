@@ -206,6 +206,36 @@ Examples:
         #[arg(required = true, value_name = "JOB")]
         jobs: Vec<String>,
     },
+    /// Serve one address in front of the servers of --addr, for KCP clients in any language.
+    #[command(after_help = format!("\
+Downstream it is a Kairoi server: any KCP client (the official PHP client included, which opens
+a connection per request) talks to it unchanged. Upstream it is the client of the other
+commands: each job goes to the server it is placed on, each rule to every server (OK only when
+every server said OK), over --connections pooled, pipelined connections per server however many
+clients come and go. Bodies go upstream as they came, and the servers decide what is valid; a body
+no Kairoi server accepts (an unknown instruction, a wrong number of arguments) is answered ERROR
+at once, as Kairoi answers it. A request that cannot be completed upstream (a server down, no
+answer within --timeout) is answered ERROR, the protocol's only other word, and its reason is
+logged on stderr.
+
+The first line printed is `listening on ADDR (forwarding to ...)` (with --json:
+{{\"event\":\"listening\",\"addr\":...}}). SIGINT or SIGTERM stops it gracefully: no new
+connection, the requests read are finished and answered (within --timeout), then a line
+`stopped after ...` and exit 0.
+
+Examples:
+  kairoi-cli proxy --listen 127.0.0.1:5678 --addr a=10.0.0.1:5678 --addr b=10.0.0.2:5678
+  KAIROI_ADDR=a=10.0.0.1:5678,b=10.0.0.2:5678 kairoi-cli proxy --listen 0.0.0.0:5678 --connections 4
+
+{SEVERAL_SERVERS}"))]
+    Proxy {
+        /// The address to listen on, `host:port` (port 0: any free port).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: String,
+        /// How many connections to each server.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+        connections: u16,
+    },
     /// Measure pipelined SET throughput against the server.
     #[command(after_help = "\
 Sends N jobs (`bench.<pid>.<n>`, one day ahead) in one pipelined batch and prints the jobs

@@ -17,6 +17,7 @@ mod failed;
 mod import;
 mod input;
 mod outcome;
+mod proxy;
 mod serve;
 mod servers;
 mod single;
@@ -60,6 +61,10 @@ fn main() -> ExitCode {
             ..
         } => serve::run(out, *listen, *exec, *report_every),
         Command::Bench { jobs, connections } => bench::run(&cli, *jobs, *connections),
+        Command::Proxy {
+            listen,
+            connections,
+        } => proxy::run(&cli, out, listen, *connections),
         Command::Which { jobs } => which::run(&cli, jobs),
     };
     result.unwrap_or_else(|failure| out.failure(&failure))

@@ -21,6 +21,11 @@ const PIECE_GAP: Duration = Duration::from_millis(20);
 /// A server under test.
 pub trait Server {
     fn addr(&self) -> SocketAddr;
+    /// Where the probe finds the scheduler's ticks: the server itself,
+    /// also when the scenario reaches it through a proxy.
+    fn probe_addr(&self) -> SocketAddr {
+        self.addr()
+    }
     /// The jobs and rules it holds now.
     fn state(&self) -> (Vec<JobLine>, Vec<RuleLine>);
 }
@@ -151,7 +156,7 @@ pub fn run(
     dir: &Path,
 ) -> Result<String, Failed> {
     let addr = server.addr();
-    let mut probe = Probe::open(addr);
+    let mut probe = Probe::open(server.probe_addr());
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut transcript = Transcript::default();
     // A step must start this soon after a tick for its classes to hold.

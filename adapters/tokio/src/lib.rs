@@ -53,6 +53,16 @@
 //!
 //! With the `codec` feature, [`codec::KcpCodec`] plugs KCP messages into a
 //! `tokio_util::codec::Framed` stack.
+//!
+//! The server side, for fronts that speak Kairoi's protocol to their own
+//! clients:
+//!
+//! - feature `serve`: `serve::serve`, the serving loop of a
+//!   Kairoi-compatible server (accept, the core's `Server` role on each
+//!   connection with bounded memory, each request handed to a `Handler`);
+//! - feature `proxy`: `proxy::Proxy`, several Kairoi servers behind one
+//!   address, built on `serve` and this crate's client (what
+//!   `kairoi-cli proxy` runs).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

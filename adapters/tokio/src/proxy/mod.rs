@@ -10,7 +10,7 @@
 //! server, on a few pooled, pipelined connections per server however many
 //! downstream connections come and go.
 //!
-//! It is [`serve`](crate::serve::serve) with the [`Forward`] handler:
+//! It is [`serve`] with the [`Forward`] handler:
 //!
 //! - each request's body goes upstream as it came (its arguments, raw,
 //!   through [`Client::execute_arguments`]), and the upstream server

@@ -128,8 +128,9 @@ pub(super) async fn run<H: Handler>(
         }
         Ending::Lost => counters.drop_connection(),
     }
-    // Requests whose handlers still run are applied, unanswered.
-    conn.tasks.detach_all();
+    // Dropping the connection detaches the requests whose handlers still
+    // run: they are applied, unanswered.
+    drop(conn);
     drop(open);
 }
 
@@ -317,7 +318,10 @@ impl<H: Handler> Connection<H> {
 
 impl<H> Drop for Connection<H> {
     fn drop(&mut self) {
-        // However the task ends, aborted included.
+        // However the task ends, aborted included: the requests whose
+        // handlers still run are applied, unanswered, and the bytes held
+        // are released.
+        self.tasks.detach_all();
         self.options.counters().held(self.held, 0);
     }
 }

@@ -26,6 +26,10 @@ struct Started {
 #[derive(Debug, Default)]
 pub(crate) struct Observer {
     counters: Option<Arc<Counters>>,
+    /// Whether requests are followed (a span each, or a duration): decided
+    /// when the call starts, so that a call nobody watches pays nothing
+    /// per request for it.
+    follow: bool,
     /// Requests taken and not yet reported, when they are followed (a
     /// span is enabled, or durations are recorded).
     started: HashMap<usize, Started>,
@@ -49,12 +53,16 @@ impl Observer {
     pub(crate) fn new(counters: Option<Arc<Counters>>) -> Self {
         Observer {
             counters,
+            follow: metrics::ENABLED || tracing::enabled!(tracing::Level::DEBUG),
             started: HashMap::new(),
         }
     }
 
     /// The call took the request at `index` at `now`.
     pub(crate) fn start(&mut self, index: usize, body: &Payload, now: Instant) {
+        if !self.follow {
+            return;
+        }
         let operation = operation(body);
         let span = tracing::debug_span!(
             "kairoi_request",
@@ -117,6 +125,9 @@ impl Observer {
         let kind = OutcomeKind::of(result);
         if let Some(counters) = &self.counters {
             counters.ended(kind);
+        }
+        if self.started.is_empty() {
+            return;
         }
         if let Some(started) = self.started.remove(&index) {
             let took = now.saturating_duration_since(started.at);

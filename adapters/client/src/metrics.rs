@@ -20,38 +20,105 @@ pub(crate) const ENABLED: bool = cfg!(feature = "metrics");
 #[cfg(feature = "metrics")]
 const SYSTEM: &str = "kairoi";
 
-/// A request of `operation` ended `kind` after `took`.
+/// The request metrics' handles of one call, made once for each
+/// operation and outcome the call meets (at most 18), so that recording a
+/// request builds no key.
 #[cfg(feature = "metrics")]
-pub(crate) fn request(operation: &'static str, kind: OutcomeKind, took: Duration) {
+#[derive(Default)]
+pub(crate) struct Requests {
+    handles: Vec<(
+        &'static str,
+        OutcomeKind,
+        metrics::Histogram,
+        metrics::Counter,
+    )>,
+}
+
+#[cfg(feature = "metrics")]
+impl std::fmt::Debug for Requests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requests")
+            .field("handles", &self.handles.len())
+            .finish()
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Requests {
+    /// No handle made yet.
+    pub(crate) fn new() -> Self {
+        Requests::default()
+    }
+
+    /// A request of `operation` ended `kind` after `took`.
+    pub(crate) fn record(&mut self, operation: &'static str, kind: OutcomeKind, took: Duration) {
+        let at = match self
+            .handles
+            .iter()
+            .position(|(op, k, ..)| *op == operation && *k == kind)
+        {
+            Some(at) => at,
+            None => {
+                self.handles.push(register(operation, kind));
+                self.handles.len() - 1
+            }
+        };
+        let (_, _, histogram, counter) = &self.handles[at];
+        histogram.record(took.as_secs_f64());
+        counter.increment(1);
+    }
+}
+
+/// The handles of the request metrics of `operation` ending `kind`.
+#[cfg(feature = "metrics")]
+fn register(
+    operation: &'static str,
+    kind: OutcomeKind,
+) -> (
+    &'static str,
+    OutcomeKind,
+    metrics::Histogram,
+    metrics::Counter,
+) {
     let outcome = kind.name();
-    match kind {
+    let histogram = match kind {
         OutcomeKind::Ok => metrics::histogram!(
             "db.client.operation.duration",
             "db.system.name" => SYSTEM,
             "db.operation.name" => operation,
-        )
-        .record(took.as_secs_f64()),
+        ),
         _ => metrics::histogram!(
             "db.client.operation.duration",
             "db.system.name" => SYSTEM,
             "db.operation.name" => operation,
             "error.type" => outcome,
-        )
-        .record(took.as_secs_f64()),
-    }
-    metrics::counter!(
+        ),
+    };
+    let counter = metrics::counter!(
         "kairoi.client.requests",
         "db.system.name" => SYSTEM,
         "db.operation.name" => operation,
         "outcome" => outcome,
-    )
-    .increment(1);
+    );
+    (operation, kind, histogram, counter)
 }
 
-/// A request of `operation` ended `kind` after `took`.
+/// Without the `metrics` feature: nothing is recorded.
 #[cfg(not(feature = "metrics"))]
-pub(crate) fn request(operation: &'static str, kind: OutcomeKind, took: Duration) {
-    let _ = (operation, kind, took);
+#[derive(Debug, Default)]
+pub(crate) struct Requests;
+
+#[cfg(not(feature = "metrics"))]
+impl Requests {
+    /// Nothing to make.
+    pub(crate) fn new() -> Self {
+        Requests
+    }
+
+    /// A request of `operation` ended `kind` after `took`: not recorded.
+    pub(crate) fn record(&mut self, operation: &'static str, kind: OutcomeKind, took: Duration) {
+        let _ = (operation, kind, took);
+    }
 }
 
 /// The open connections to the server named `server` changed by `delta`.

@@ -30,6 +30,7 @@ pub(crate) struct Observer {
     /// when the call starts, so that a call nobody watches pays nothing
     /// per request for it.
     follow: bool,
+    metrics: metrics::Requests,
     /// Requests taken and not yet reported, when they are followed (a
     /// span is enabled, or durations are recorded).
     started: HashMap<usize, Started>,
@@ -54,6 +55,7 @@ impl Observer {
         Observer {
             counters,
             follow: metrics::ENABLED || tracing::enabled!(tracing::Level::DEBUG),
+            metrics: metrics::Requests::new(),
             started: HashMap::new(),
         }
     }
@@ -131,7 +133,7 @@ impl Observer {
         }
         if let Some(started) = self.started.remove(&index) {
             let took = now.saturating_duration_since(started.at);
-            metrics::request(started.operation, kind, took);
+            self.metrics.record(started.operation, kind, took);
             let span = started.span;
             span.record("attempts", attempts);
             span.record("outcome", kind.name());

@@ -3,6 +3,7 @@
 //! the `metrics` feature) one duration, whatever resends happened inside.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,6 +23,31 @@ struct Started {
     span: Span,
 }
 
+/// A hasher for input positions: one multiplication (the positions of a
+/// call are distinct small integers; no peer chooses them).
+#[derive(Debug, Default)]
+struct PositionHasher(u64);
+
+impl PositionHasher {
+    const FACTOR: u64 = 0x9e37_79b9_7f4a_7c15;
+}
+
+impl Hasher for PositionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(Self::FACTOR);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(Self::FACTOR);
+    }
+}
+
 /// The records of one call.
 #[derive(Debug, Default)]
 pub(crate) struct Observer {
@@ -33,7 +59,7 @@ pub(crate) struct Observer {
     metrics: metrics::Requests,
     /// Requests taken and not yet reported, when they are followed (a
     /// span is enabled, or durations are recorded).
-    started: HashMap<usize, Started>,
+    started: HashMap<usize, Started, BuildHasherDefault<PositionHasher>>,
 }
 
 /// The operation's name, as the metrics and spans give it.
@@ -55,8 +81,7 @@ impl Observer {
         Observer {
             counters,
             follow: metrics::ENABLED || tracing::enabled!(tracing::Level::DEBUG),
-            metrics: metrics::Requests::new(),
-            started: HashMap::new(),
+            ..Observer::default()
         }
     }
 

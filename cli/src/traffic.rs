@@ -46,7 +46,7 @@ pub fn json(stats: &ServerStats) -> Map<String, Value> {
     }
 }
 
-/// Adds the fields of [`json`] to the object `to`.
+/// Adds the fields of [`json()`] to the object `to`.
 pub fn add_json(to: &mut Value, stats: &ServerStats) {
     if let Value::Object(to) = to {
         to.extend(json(stats));

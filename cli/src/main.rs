@@ -12,14 +12,18 @@
 
 mod args;
 mod bench;
+mod bench_table;
 mod by_server;
 mod failed;
 mod import;
 mod input;
+mod latency;
+mod logging;
 mod outcome;
 mod serve;
 mod servers;
 mod single;
+mod traffic;
 mod when;
 mod which;
 
@@ -44,7 +48,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    let out = output(&cli);
+    let mut out = output(&cli);
+    match logging::init(cli.verbose) {
+        Ok(log) => out.log = log,
+        Err(failure) => return out.failure(&failure),
+    }
     let result = match &cli.command {
         Command::Set { job, when } => single::set(&cli, job, when),
         Command::Rule {
@@ -52,24 +60,26 @@ fn main() -> ExitCode {
             pattern,
             runner,
         } => single::rule(&cli, name, pattern, runner),
-        Command::Import(args) => import::run(&cli, args),
+        Command::Import(args) => import::run(out, &cli, args),
         Command::Serve {
             listen,
             exec,
             report_every,
             ..
         } => serve::run(out, *listen, *exec, *report_every),
-        Command::Bench { jobs, connections } => bench::run(&cli, *jobs, *connections),
+        Command::Bench { jobs, connections } => bench::run(out, &cli, *jobs, connections),
         Command::Which { jobs } => which::run(&cli, jobs),
     };
     result.unwrap_or_else(|failure| out.failure(&failure))
 }
 
-/// How the command prints, from the global options.
+/// How the command prints, from the global options (`log` is set once
+/// the log output is installed).
 fn output(cli: &Cli) -> Output {
     Output {
         json: cli.json,
         quiet: cli.quiet,
+        log: false,
     }
 }
 

@@ -56,6 +56,8 @@ pub(crate) struct Observer {
     /// when the call starts, so that a call nobody watches pays nothing
     /// per request for it.
     follow: bool,
+    /// Whether request spans are enabled: decided when the call starts.
+    spans: bool,
     metrics: metrics::Requests,
     /// Requests taken and not yet reported, when they are followed (a
     /// span is enabled, or durations are recorded).
@@ -78,9 +80,11 @@ pub(crate) fn operation(body: &Payload) -> &'static str {
 impl Observer {
     /// Records into `counters`.
     pub(crate) fn new(counters: Option<Arc<Counters>>) -> Self {
+        let spans = tracing::enabled!(tracing::Level::DEBUG);
         Observer {
             counters,
-            follow: metrics::ENABLED || tracing::enabled!(tracing::Level::DEBUG),
+            follow: metrics::ENABLED || spans,
+            spans,
             ..Observer::default()
         }
     }
@@ -91,16 +95,19 @@ impl Observer {
             return;
         }
         let operation = operation(body);
-        let span = tracing::debug_span!(
-            "kairoi_request",
-            operation,
-            id_len = tracing::field::Empty,
-            id = tracing::field::Empty,
-            queue_us = tracing::field::Empty,
-            rtt_us = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
+        let span = match self.spans {
+            true => tracing::debug_span!(
+                "kairoi_request",
+                operation,
+                id_len = tracing::field::Empty,
+                id = tracing::field::Empty,
+                queue_us = tracing::field::Empty,
+                rtt_us = tracing::field::Empty,
+                attempts = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            ),
+            false => Span::none(),
+        };
         if let Payload::Typed(Instruction::Set { job, .. }) = body {
             span.record("id_len", job.as_bytes().len());
         }
@@ -117,9 +124,13 @@ impl Observer {
     /// The span of the request at `index`, for its attempts to record
     /// into (a disabled one when it is not followed).
     pub(crate) fn span(&self, index: usize) -> Span {
-        self.started
-            .get(&index)
-            .map_or_else(Span::none, |s| s.span.clone())
+        match self.spans {
+            true => self
+                .started
+                .get(&index)
+                .map_or_else(Span::none, |s| s.span.clone()),
+            false => Span::none(),
+        }
     }
 
     /// A request (or a rule's part) ended on the server at `server`.
@@ -160,6 +171,9 @@ impl Observer {
             let took = now.saturating_duration_since(started.at);
             self.metrics.record(started.operation, kind, took);
             let span = started.span;
+            if span.is_disabled() {
+                return;
+            }
             span.record("attempts", attempts);
             span.record("outcome", kind.name());
             span.in_scope(|| match result {

@@ -32,6 +32,15 @@ Examples:
   kairoi-cli --addr a=10.0.0.1:5678 --addr b=10.0.0.2:5678 import jobs.jsonl
   KAIROI_ADDR=a=10.0.0.1:5678,b=10.0.0.2:5678 kairoi-cli which app.mail.42";
 
+/// How to see what the client does, as `--help` says it.
+pub const LOGGING: &str = "\
+Logging (stderr):
+  -v shows the clients' connection events (connected, closed, ended, failed attempts), -vv
+  also a line per request (its operation, identifier, queue time, round trip, attempts and
+  outcome). KAIROI_LOG takes directives in the EnvFilter form, such as kairoi_client=debug
+  or warn, added to the level of -v. Without either, nothing more is printed; with either,
+  import draws no progress bar.";
+
 /// What several servers mean, as `--help` and the README say it.
 pub const SEVERAL_SERVERS: &str = "\
 Several servers:
@@ -58,7 +67,7 @@ Several servers:
     name = "kairoi-cli",
     version,
     about,
-    after_help = format!("{EXAMPLES}\n\n{SEVERAL_SERVERS}\n\n{EXIT_CODES}")
+    after_help = format!("{EXAMPLES}\n\n{SEVERAL_SERVERS}\n\n{LOGGING}\n\n{EXIT_CODES}")
 )]
 pub struct Cli {
     /// The server, `host:port`; or several, each `name=host:port` (repeat --addr, or separate with commas).
@@ -82,6 +91,9 @@ pub struct Cli {
     /// Machine-readable output on stdout: one JSON object per result or summary.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The clients' log on stderr: -v connection events (info), -vv a line per request (debug); see KAIROI_LOG below.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -141,6 +153,9 @@ Relative times (+5m) count from the start of the import.
 
 The first 10 failed lines are described on stderr as `line N: reason`, the others
 counted; --failed FILE keeps every one. Bad lines are not sent.
+The summary gives the jobs by outcome, then what the connections did:
+  1000 jobs: 880 ok, 100 rejected, 0 not sent, 0 unknown, 0 timed out, 20 bad input in 0.05 s (20167 jobs/s)
+  connections: 1 made, 0 failed attempts; 34.2 kB written, 6.1 kB read
 
 Examples:
   kairoi-cli import jobs.jsonl
@@ -236,23 +251,47 @@ Examples:
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
         connections: u16,
     },
-    /// Measure pipelined SET throughput against the server.
+    /// Measure pipelined SET throughput and latency against the server.
     #[command(after_help = "\
-Sends N jobs (`bench.<pid>.<n>`, one day ahead) in one pipelined batch and prints the jobs
-per second, and beside it the client's own protocol cost per request: the same jobs encoded
-and their answers decoded by the protocol core in memory, with no I/O.
+Sends N jobs (`bench.<pid>.<n>`, one day ahead) in one pipelined batch over C connections,
+and prints the jobs per second and the latency percentiles (p50, p90, p99, p99.9, max) of
+the requests: each request's time as the client measures it, from when the batch took it
+into its window to its outcome. With a list, --connections 1,2,4,8, it runs one batch per
+value, each on new connections, and prints one row each (with --json, one object per row).
+Then the client's own protocol cost per request: the same jobs encoded and their answers
+decoded by the protocol core in memory, with no I/O.
 
 Examples:
   kairoi-cli serve &
-  kairoi-cli bench --jobs 200000 --connections 4")]
+  kairoi-cli bench --jobs 200000 --connections 4
+  kairoi-cli --json bench --connections 1,2,4,8")]
     Bench {
-        /// How many jobs.
+        /// How many jobs in each batch.
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
-        /// How many connections (to each server).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-        connections: u16,
+        /// How many connections (to each server), from 1 to 256; a list such as 1,2,4,8 runs one batch per value.
+        #[arg(
+            long,
+            default_value = "1",
+            value_delimiter = ',',
+            value_name = "C[,C...]",
+            value_parser = parse_connections
+        )]
+        connections: Vec<u16>,
     },
+}
+
+/// The most connections to each server.
+pub const MAX_CONNECTIONS: u16 = 256;
+
+/// A number of connections, from 1 to [`MAX_CONNECTIONS`].
+fn parse_connections(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<u16>() {
+        Ok(n @ 1..=MAX_CONNECTIONS) => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a number of connections from 1 to {MAX_CONNECTIONS}"
+        )),
+    }
 }
 
 /// Checks the shape of a server address: `host:port`, a port from 1 to

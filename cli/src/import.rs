@@ -1,7 +1,8 @@
 //! `import`: every job of a file, streamed through one pipelined batch
 //! of the client, with bounded memory, a progress bar on a terminal, one
 //! line on stderr for each of the first [`SHOWN`] failed lines, and a
-//! summary.
+//! summary: the client's stats snapshot, with the bad lines, which never
+//! became requests, added.
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
-use kairoi_std::{Instruction, OutcomeKind, RequestError, Tally, Text};
+use kairoi_std::stats::Stats;
+use kairoi_std::{Instruction, OutcomeKind, RequestError, Text};
 use serde_json::json;
 
 use crate::args::{Cli, ImportArgs};
@@ -23,6 +25,8 @@ use crate::input::{Raw, Records, read_error};
 use crate::outcome::{
     Failure, IO_ERROR, Output, Report, count, describe, summary_json, summary_line, worst,
 };
+use crate::servers::Servers;
+use crate::traffic;
 
 /// How many failed lines are described on stderr; the others are counted
 /// in the summary, and kept in the `--failed` file.
@@ -79,7 +83,11 @@ struct Reporter {
     read: Arc<AtomicU64>,
     start: Instant,
     last_draw: Instant,
-    tally: Tally,
+    /// The lines ended so far, sent or not, for the progress bar.
+    done: u64,
+    /// The bad lines: reported, never sent, so not in the client's
+    /// counts.
+    bad: u64,
     in_flight: InFlight,
     visible: bool,
     failed: Option<FailedWriter>,
@@ -88,8 +96,6 @@ struct Reporter {
     read_error: Option<(u64, std::io::Error)>,
     /// The failed lines described on stderr so far.
     shown: u64,
-    /// The outcomes by server, over several servers.
-    by_server: Option<ByServer>,
 }
 
 fn lock(m: &Mutex<Reporter>) -> MutexGuard<'_, Reporter> {
@@ -101,7 +107,7 @@ impl Reporter {
     /// failed, describes it on stderr if fewer than [`SHOWN`] were, gives
     /// it as JSON with `--json`, and keeps it in the file of failed lines.
     fn record(&mut self, line: u64, job: Option<&str>, raw: &Raw, kind: OutcomeKind, error: &str) {
-        self.tally.add(kind);
+        self.done += 1;
         if kind != OutcomeKind::Ok {
             let who = job
                 .map(|j| format!("job {}: ", excerpt(j)))
@@ -135,7 +141,7 @@ impl Reporter {
 
     /// Moves the progress bar, at most ten times a second.
     fn draw(&mut self, force: bool) {
-        if !force && (!self.visible || self.tally.total() % 256 != 0) {
+        if !force && (!self.visible || self.done % 256 != 0) {
             return;
         }
         let now = Instant::now();
@@ -143,7 +149,7 @@ impl Reporter {
             return;
         }
         self.last_draw = now;
-        let done = self.tally.total();
+        let done = self.done;
         let rate = done as f64 / now.duration_since(self.start).as_secs_f64().max(1e-3);
         self.bar.set_position(self.read.load(Ordering::Relaxed));
         self.bar
@@ -157,9 +163,6 @@ impl Reporter {
         };
         let kind = OutcomeKind::of(&result);
         let error = result.err().map(|e| describe(&e)).unwrap_or_default();
-        if let Some(by) = &mut self.by_server {
-            by.add(p.job.as_str(), kind);
-        }
         self.record(p.line, Some(p.job.as_str()), &p.raw, kind, &error);
     }
 }
@@ -201,7 +204,10 @@ impl Iterator for Feed {
                     r.in_flight.push(pending);
                     return Some(instruction);
                 }
-                Err(why) => r.record(record.line, None, &record.raw, OutcomeKind::Invalid, &why),
+                Err(why) => {
+                    r.bad += 1;
+                    r.record(record.line, None, &record.raw, OutcomeKind::Invalid, &why);
+                }
             }
         }
     }
@@ -210,7 +216,7 @@ impl Iterator for Feed {
 /// The progress bar: a bar over the file's bytes when its size is known,
 /// a spinner otherwise; hidden unless stderr is a terminal.
 fn progress(size: Option<u64>, out: Output) -> ProgressBar {
-    if out.quiet || !std::io::stderr().is_terminal() {
+    if out.quiet || out.log || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = match size {
@@ -230,8 +236,7 @@ fn progress(size: Option<u64>, out: Output) -> ProgressBar {
 }
 
 /// `import [FILE|-]`.
-pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
-    let out = crate::output(cli);
+pub fn run(out: Output, cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
     let stdin = args.file == Path::new("-");
     let path = (!stdin).then_some(args.file.as_path());
     let read = Arc::new(AtomicU64::new(0));
@@ -269,7 +274,8 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
         read,
         start: now,
         last_draw: now,
-        tally: Tally::default(),
+        done: 0,
+        bad: 0,
         in_flight: InFlight::default(),
         visible,
         failed,
@@ -277,31 +283,51 @@ pub fn run(cli: &Cli, args: &ImportArgs) -> Result<ExitCode, Failure> {
         columns: records.columns(),
         read_error: None,
         shown: 0,
-        by_server: ByServer::new(&servers),
     }));
     let feed = Feed {
         records,
         reporter: reporter.clone(),
         ended: false,
     };
+    let counters = client.stats_handle();
     client.execute_each(feed, |index, result| lock(&reporter).finish(index, result));
     let _ = client.close();
+    let stats = counters.snapshot();
     let mut r = lock(&reporter);
     r.draw(true);
     r.bar.finish_and_clear();
     let elapsed = r.start.elapsed();
-    summarize(&mut r, out, args.failed.as_deref(), elapsed)
+    let ended = Ended {
+        stats: &stats,
+        servers: &servers,
+        elapsed,
+    };
+    summarize(&mut r, out, args.failed.as_deref(), &ended)
+}
+
+/// How the batch ended: the client's counters afterwards, over which
+/// servers, in how long.
+struct Ended<'a> {
+    stats: &'a Stats,
+    servers: &'a Servers,
+    elapsed: Duration,
 }
 
 /// The summary, what may or may not have been applied, and the exit code.
+/// The counts are the client's snapshot, as the requests ended, with the
+/// bad lines added; over several servers, each server's are its own in
+/// the snapshot.
 fn summarize(
     r: &mut Reporter,
     out: Output,
     failed_path: Option<&Path>,
-    elapsed: Duration,
+    ended: &Ended<'_>,
 ) -> Result<ExitCode, Failure> {
-    let t = r.tally;
-    let secs = elapsed.as_secs_f64();
+    let mut t = ended.stats.requests;
+    t.invalid += r.bad;
+    let by_server = ByServer::new(ended.servers, ended.stats);
+    let total = ended.stats.total();
+    let secs = ended.elapsed.as_secs_f64();
     let mut summary = summary_json(&t);
     summary["seconds"] = json!((secs * 1000.0).round() / 1000.0);
     // The rate of the jobs sent: bad lines are not.
@@ -310,8 +336,13 @@ fn summarize(
         0 => "nothing sent".to_owned(),
         _ => format!("{:.0} jobs/s", sent as f64 / secs.max(1e-3)),
     };
-    let mut human = format!("{} in {secs:.2} s ({rate})", summary_line(&t));
-    if let Some(by) = &r.by_server {
+    let mut human = format!(
+        "{} in {secs:.2} s ({rate})\n{}",
+        summary_line(&t),
+        traffic::line(&total, by_server.as_ref())
+    );
+    traffic::add_json(&mut summary, &total);
+    if let Some(by) = &by_server {
         for line in by.lines() {
             human.push('\n');
             human.push_str(&line);
@@ -320,13 +351,13 @@ fn summarize(
     }
     out.info(human, summary);
     let on_servers = |kinds: &[OutcomeKind]| {
-        r.by_server
+        by_server
             .as_ref()
             .and_then(|by| by.on_servers(kinds))
             .map(|on| format!(" ({on})"))
             .unwrap_or_default()
     };
-    let hidden = t.failed() - r.shown;
+    let hidden = t.failed().saturating_sub(r.shown);
     let failed_file = failed_path.map(Path::display);
     if hidden > 0 {
         let rest = match &failed_file {

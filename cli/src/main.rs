@@ -12,15 +12,19 @@
 
 mod args;
 mod bench;
+mod bench_table;
 mod by_server;
 mod failed;
 mod import;
 mod input;
+mod latency;
+mod logging;
 mod outcome;
 mod proxy;
 mod serve;
 mod servers;
 mod single;
+mod traffic;
 mod when;
 mod which;
 
@@ -45,7 +49,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    let out = output(&cli);
+    let mut out = output(&cli);
+    match logging::init(cli.verbose) {
+        Ok(log) => out.log = log,
+        Err(failure) => return out.failure(&failure),
+    }
     let result = match &cli.command {
         Command::Set { job, when } => single::set(&cli, job, when),
         Command::Rule {
@@ -53,14 +61,14 @@ fn main() -> ExitCode {
             pattern,
             runner,
         } => single::rule(&cli, name, pattern, runner),
-        Command::Import(args) => import::run(&cli, args),
+        Command::Import(args) => import::run(out, &cli, args),
         Command::Serve {
             listen,
             exec,
             report_every,
             ..
         } => serve::run(out, *listen, *exec, *report_every),
-        Command::Bench { jobs, connections } => bench::run(&cli, *jobs, *connections),
+        Command::Bench { jobs, connections } => bench::run(out, &cli, *jobs, connections),
         Command::Proxy {
             listen,
             connections,
@@ -70,11 +78,13 @@ fn main() -> ExitCode {
     result.unwrap_or_else(|failure| out.failure(&failure))
 }
 
-/// How the command prints, from the global options.
+/// How the command prints, from the global options (`log` is set once
+/// the log output is installed).
 fn output(cli: &Cli) -> Output {
     Output {
         json: cli.json,
         quiet: cli.quiet,
+        log: false,
     }
 }
 

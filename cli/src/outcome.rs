@@ -219,6 +219,8 @@ pub struct Output {
     pub json: bool,
     /// Print only failures.
     pub quiet: bool,
+    /// The clients' log is printed on stderr (`-v`, `KAIROI_LOG`).
+    pub log: bool,
 }
 
 impl Output {

@@ -167,7 +167,9 @@ fn an_import_and_a_rule_land_where_placement_says() {
     let (stdout, stderr) = text(&out);
     assert_eq!(code(&out), 0, "{stderr}");
     assert!(
-        stdout.starts_with("600 SET over 3 servers (1 connection(s) each)"),
+        stdout.starts_with(
+            "bench: 600 SET per batch over 3 servers (alpha, beta, gamma), the connections to each;"
+        ),
         "{stdout}"
     );
     for (at, server) in servers.iter().enumerate() {
@@ -300,6 +302,32 @@ fn a_server_taken_down_fails_exactly_its_jobs_naming_it() {
     );
     let after: Vec<u64> = servers.iter().map(TestServer::requests_received).collect();
     assert_eq!(before, after, "only beta's jobs, and none reached a server");
+    // The attempts that failed are beta's.
+    let connections = stdout
+        .lines()
+        .find(|l| l.starts_with("connections: "))
+        .unwrap_or_default();
+    assert!(
+        connections.starts_with("connections: 2 made, ") && connections.contains(" to beta); "),
+        "{stdout}"
+    );
+    let out = run(cli_servers(&list)
+        .args(["--timeout", "1s", "--json", "import"])
+        .arg(&failed));
+    let (stdout, _) = text(&out);
+    let json: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(json["not_sent"].as_u64(), Some(b as u64), "{json}");
+    assert_eq!(
+        json["servers"]["beta"]["not_sent"], json["not_sent"],
+        "{json}"
+    );
+    assert_eq!(json["servers"]["beta"]["connects"], 0, "{json}");
+    assert!(
+        json["servers"]["beta"]["connect_failures"].as_u64() >= Some(1),
+        "{json}"
+    );
+    assert_eq!(json["servers"]["alpha"]["connect_failures"], 0, "{json}");
+    assert_eq!(json["connects"], 2, "{json}");
     let rule = ["--timeout", "1s", "rule", "late", "down.", "shell", "true"];
     let out = run(cli_servers(&list).args(rule));
     let (stdout, stderr) = text(&out);

@@ -33,6 +33,7 @@ fn import_draws_a_progress_bar_on_a_terminal_and_clears_it() {
     let out = Command::new("script")
         .args(["-q", "-e", "-c", &command, "/dev/null"])
         .env_remove("KAIROI_ADDR")
+        .env_remove("KAIROI_LOG")
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -55,4 +56,19 @@ fn import_draws_a_progress_bar_on_a_terminal_and_clears_it() {
         "{rest:?}"
     );
     assert_eq!(server.job_count(), 20_000);
+
+    // With the log on stderr (-v), no bar: its lines and the log's would
+    // mix.
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &format!("{command} -v"), "/dev/null"])
+        .env_remove("KAIROI_ADDR")
+        .env_remove("KAIROI_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(!screen.contains("ETA"), "{screen:?}");
+    assert!(screen.contains("connected"), "{screen:?}");
+    assert!(screen.contains("20000 jobs: 20000 ok"), "{screen:?}");
 }

@@ -3,6 +3,7 @@
 //! the `metrics` feature) one duration, whatever resends happened inside.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,13 +23,45 @@ struct Started {
     span: Span,
 }
 
+/// A hasher for input positions: one multiplication (the positions of a
+/// call are distinct small integers; no peer chooses them).
+#[derive(Debug, Default)]
+struct PositionHasher(u64);
+
+impl PositionHasher {
+    const FACTOR: u64 = 0x9e37_79b9_7f4a_7c15;
+}
+
+impl Hasher for PositionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(Self::FACTOR);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(Self::FACTOR);
+    }
+}
+
 /// The records of one call.
 #[derive(Debug, Default)]
 pub(crate) struct Observer {
     counters: Option<Arc<Counters>>,
+    /// Whether requests are followed (a span each, or a duration): decided
+    /// when the call starts, so that a call nobody watches pays nothing
+    /// per request for it.
+    follow: bool,
+    /// Whether request spans are enabled: decided when the call starts.
+    spans: bool,
+    metrics: metrics::Requests,
     /// Requests taken and not yet reported, when they are followed (a
     /// span is enabled, or durations are recorded).
-    started: HashMap<usize, Started>,
+    started: HashMap<usize, Started, BuildHasherDefault<PositionHasher>>,
 }
 
 /// The operation's name, as the metrics and spans give it.
@@ -47,25 +80,34 @@ pub(crate) fn operation(body: &Payload) -> &'static str {
 impl Observer {
     /// Records into `counters`.
     pub(crate) fn new(counters: Option<Arc<Counters>>) -> Self {
+        let spans = tracing::enabled!(tracing::Level::DEBUG);
         Observer {
             counters,
-            started: HashMap::new(),
+            follow: metrics::ENABLED || spans,
+            spans,
+            ..Observer::default()
         }
     }
 
     /// The call took the request at `index` at `now`.
     pub(crate) fn start(&mut self, index: usize, body: &Payload, now: Instant) {
+        if !self.follow {
+            return;
+        }
         let operation = operation(body);
-        let span = tracing::debug_span!(
-            "kairoi_request",
-            operation,
-            id_len = tracing::field::Empty,
-            id = tracing::field::Empty,
-            queue_us = tracing::field::Empty,
-            rtt_us = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
+        let span = match self.spans {
+            true => tracing::debug_span!(
+                "kairoi_request",
+                operation,
+                id_len = tracing::field::Empty,
+                id = tracing::field::Empty,
+                queue_us = tracing::field::Empty,
+                rtt_us = tracing::field::Empty,
+                attempts = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            ),
+            false => Span::none(),
+        };
         if let Payload::Typed(Instruction::Set { job, .. }) = body {
             span.record("id_len", job.as_bytes().len());
         }
@@ -82,9 +124,13 @@ impl Observer {
     /// The span of the request at `index`, for its attempts to record
     /// into (a disabled one when it is not followed).
     pub(crate) fn span(&self, index: usize) -> Span {
-        self.started
-            .get(&index)
-            .map_or_else(Span::none, |s| s.span.clone())
+        match self.spans {
+            true => self
+                .started
+                .get(&index)
+                .map_or_else(Span::none, |s| s.span.clone()),
+            false => Span::none(),
+        }
     }
 
     /// A request (or a rule's part) ended on the server at `server`.
@@ -118,10 +164,16 @@ impl Observer {
         if let Some(counters) = &self.counters {
             counters.ended(kind);
         }
+        if self.started.is_empty() {
+            return;
+        }
         if let Some(started) = self.started.remove(&index) {
             let took = now.saturating_duration_since(started.at);
-            metrics::request(started.operation, kind, took);
+            self.metrics.record(started.operation, kind, took);
             let span = started.span;
+            if span.is_disabled() {
+                return;
+            }
             span.record("attempts", attempts);
             span.record("outcome", kind.name());
             span.in_scope(|| match result {

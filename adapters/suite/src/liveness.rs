@@ -30,8 +30,11 @@ pub async fn a_server_that_reads_but_never_answers_is_replaced<R: Runtime + Defa
         })
         .collect();
     for task in tasks {
+        // Timed out; or, for a caller whose task started late, ended by
+        // the liveness rule first, which an earlier request started.
         let err = task.join().await.unwrap_err();
-        assert!(err.is_timed_out(), "{err:?}");
+        let unresponsive = matches!(err.cause(), Some(Cause::Unresponsive { .. }));
+        assert!(err.is_timed_out() || unresponsive, "{err:?}");
     }
     assert_eq!(server.requests_received(), 8);
     // Nothing was read for a request timeout: the client drops the

@@ -225,7 +225,9 @@ pub fn a_retried_lazy_batch_rides_out_restarts_in_bounded_memory<C: BatchClient>
 pub fn a_batch_against_a_server_that_stays_away_ends_promptly<C: BatchClient>() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const N: usize = 1_000_000;
-    let timeout = Duration::from_secs(3);
+    // Long enough that reporting a million results (a second or two in
+    // a debug build) fits in the second timeout.
+    let timeout = Duration::from_secs(4);
     let server = TestServer::start().unwrap();
     let options = Options {
         window: 1024,

@@ -12,18 +12,22 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_kairoi-cli");
 
-/// The binary with `--addr addr` and no `KAIROI_ADDR` of the caller's.
+/// The binary with `--addr addr` and no `KAIROI_ADDR` nor `KAIROI_LOG`
+/// of the caller's.
 pub fn cli(addr: &str) -> Command {
     let mut c = Command::new(BIN);
-    c.env_remove("KAIROI_ADDR").arg("--addr").arg(addr);
+    c.env_remove("KAIROI_ADDR")
+        .env_remove("KAIROI_LOG")
+        .arg("--addr")
+        .arg(addr);
     c
 }
 
 /// The binary with one `--addr name=host:port` per server and no
-/// `KAIROI_ADDR` of the caller's.
+/// `KAIROI_ADDR` nor `KAIROI_LOG` of the caller's.
 pub fn cli_servers<N: AsRef<str>, A: std::fmt::Display>(servers: &[(N, A)]) -> Command {
     let mut c = Command::new(BIN);
-    c.env_remove("KAIROI_ADDR");
+    c.env_remove("KAIROI_ADDR").env_remove("KAIROI_LOG");
     for (name, addr) in servers {
         c.arg("--addr").arg(format!("{}={addr}", name.as_ref()));
     }

@@ -61,7 +61,10 @@ impl<R: Reply> Mux<R> {
         tracing::warn!(
             server = self.counters.name().map(|n| n.as_ref()),
             %cause,
-            retry_in = ?self.reconnect.next_attempt().map(|t| t.saturating_duration_since(now)),
+            retry_in_ms = self
+                .reconnect
+                .next_attempt()
+                .map_or(0, |t| t.saturating_duration_since(now).as_millis() as u64),
             "connection attempt failed"
         );
         if self.behaviour == Disconnected::FailFast {

@@ -504,6 +504,10 @@ impl<R> Drop for Mux<R> {
         if self.transport == Transport::Up {
             self.counters.connection_ended(&Cause::Closed);
             crate::metrics::connections(self.counters.name(), -1.0);
+            tracing::info!(
+                server = self.counters.name().map(|n| n.as_ref()),
+                "connection closed"
+            );
         }
     }
 }

@@ -195,3 +195,45 @@ fn a_closing_slot_with_no_connection_ends_what_waits() {
     mux.submit(job(1, t0, None, &results), t0);
     assert!(matches!(taken(&results)[..], [(1, Err(ref e))] if e.is_not_sent()));
 }
+
+#[test]
+fn the_counters_follow_the_queue_the_window_and_the_connection() {
+    let t0 = Instant::now();
+    let results = Results::default();
+    let counters = Arc::new(crate::stats::ServerCounters::default());
+    let mut mux = Mux::new(&settings(Disconnected::Wait), true).counting(counters.clone());
+    for ticket in 0..3 {
+        mux.submit(job(ticket, t0, None, &results), t0);
+    }
+    let s = counters.snapshot();
+    assert_eq!((s.queued, s.in_window, s.connections_open), (3, 0, 0));
+    mux.connecting();
+    mux.connected(t0);
+    let ids = write_all(&mut mux);
+    let s = counters.snapshot();
+    assert_eq!(
+        (s.queued, s.in_window, s.connections_open, s.connects),
+        (1, 2, 1, 1)
+    );
+    assert!(s.bytes_written > 0);
+    mux.receive(t0, format!("{} OK\n", ids[0]).as_bytes());
+    mux.poll_events(t0);
+    let s = counters.snapshot();
+    assert_eq!((s.queued, s.in_window), (1, 1));
+    mux.admit(t0);
+    let s = counters.snapshot();
+    assert_eq!((s.queued, s.in_window), (0, 2), "the third took the room");
+    assert_eq!(s.bytes_read, format!("{} OK\n", ids[0]).len() as u64);
+    mux.fail(Cause::Unresponsive { waited: SECOND });
+    mux.poll_events(t0);
+    let s = counters.snapshot();
+    // The third was admitted, not written: it waits for the next one.
+    assert_eq!((s.queued, s.in_window, s.connections_open), (1, 0, 0));
+    assert!(matches!(
+        s.last_error.map(|e| e.cause),
+        Some(Cause::Unresponsive { .. })
+    ));
+    drop(mux);
+    let s = counters.snapshot();
+    assert_eq!((s.queued, s.in_window, s.connections_open), (0, 0, 0));
+}

@@ -17,6 +17,50 @@ use crate::RequestError;
 /// Where the results of a call go.
 type Out<'a> = dyn FnMut(usize, Result<(), RequestError>) + 'a;
 
+/// One result of a call.
+type Done = (usize, Result<(), RequestError>);
+
+/// How many results a slot's thread hands over at once.
+const HANDOFF: usize = 256;
+
+/// Where a slot puts the results it has: straight to the caller's
+/// callback, or, from a slot's own thread, to the caller's thread in
+/// batches (one wake-up per batch, not per result).
+trait Output {
+    /// One result.
+    fn put(&mut self, index: usize, result: Result<(), RequestError>);
+    /// Hands over what is held, before the slot waits.
+    fn flush(&mut self) {}
+}
+
+impl Output for &mut Out<'_> {
+    fn put(&mut self, index: usize, result: Result<(), RequestError>) {
+        self(index, result);
+    }
+}
+
+/// The results of a slot's thread, on their way to the caller's thread.
+struct Handoff {
+    tx: mpsc::Sender<Vec<Done>>,
+    held: Vec<Done>,
+}
+
+impl Output for Handoff {
+    fn put(&mut self, index: usize, result: Result<(), RequestError>) {
+        self.held.push((index, result));
+        if self.held.len() >= HANDOFF {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.held.is_empty() {
+            // The caller's thread outlives the scope: a send cannot fail.
+            let _ = self.tx.send(std::mem::take(&mut self.held));
+        }
+    }
+}
+
 /// What the slots of one call share.
 struct Call<'a, I> {
     feeder: Mutex<Feeder<I>>,
@@ -83,21 +127,24 @@ pub(crate) fn run<I>(
         Over::Server(server) => one_per_server(slots, server..server + 1),
     };
     if let [slot] = chosen.as_mut_slice() {
-        return drive(slot, &call, on_result);
+        return drive(slot, &call, &mut &mut *on_result);
     }
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|scope| {
         for slot in chosen {
             let (tx, call) = (tx.clone(), &call);
             scope.spawn(move || {
-                drive(slot, call, &mut |i, r| {
-                    let _ = tx.send((i, r));
-                })
+                let mut out = Handoff {
+                    tx,
+                    held: Vec::new(),
+                };
+                drive(slot, call, &mut out);
+                out.flush();
             });
         }
         drop(tx);
         // The caller's callback runs here, in its own thread.
-        for (index, result) in rx {
+        for (index, result) in rx.into_iter().flatten() {
             on_result(index, result);
         }
     });
@@ -125,7 +172,7 @@ fn one_per_server(slots: &mut [Slot], servers: std::ops::Range<usize>) -> Vec<&m
 /// Drives one slot until the call's feeder is done: takes its server's
 /// requests while the window has room, turns the engine, and hands each
 /// result back.
-fn drive<I>(slot: &mut Slot, call: &Call<'_, I>, out: &mut Out<'_>)
+fn drive<I>(slot: &mut Slot, call: &Call<'_, I>, out: &mut impl Output)
 where
     I: Iterator<Item = Payload>,
 {
@@ -144,7 +191,7 @@ where
                     }) => {
                         slot.submit(index, body, span, feeder.deadline());
                     }
-                    Some(Next::Report(index, result)) => out(index, result),
+                    Some(Next::Report(index, result)) => out.put(index, result),
                     None => break,
                 }
             }
@@ -156,6 +203,7 @@ where
         // A slot that holds nothing wakes soon on its own: another slot's
         // retry may be due, or another server's slot may have taken
         // requests for this one.
+        out.flush();
         slot.turn(call.settings, retry);
         if slot.is_up() != up {
             up = slot.is_up();
@@ -170,7 +218,7 @@ where
             if let Some((index, result)) =
                 feeder.complete(Instant::now(), index, server, result, body)
             {
-                out(index, result);
+                out.put(index, result);
             }
         }
     }

@@ -397,7 +397,12 @@ impl<I: Iterator<Item = Payload>> Feeder<I> {
             lane.held = lane.held.saturating_sub(1);
         }
         self.observer.on_server(server, OutcomeKind::of(&result));
-        match self.fanouts.get_mut(&index) {
+        // No hashing for the batches of jobs, which hold no rule.
+        let fanout = match self.fanouts.is_empty() {
+            true => None,
+            false => self.fanouts.get_mut(&index),
+        };
+        match fanout {
             Some(fanout) => {
                 if let Some(slot) = fanout.results.get_mut(server) {
                     *slot = Some(result);

@@ -25,14 +25,20 @@ fn options(request_timeout: Duration) -> Options {
     }
 }
 
-/// Three servers and a client over them.
-fn three<C: BatchClient>(request_timeout: Duration) -> ([TestServer; 3], C) {
+/// Three servers, and their names with their addresses.
+fn start_three() -> ([TestServer; 3], Vec<(&'static str, SocketAddr)>) {
     let servers = [(); 3].map(|_| TestServer::start().expect("a test server"));
-    let named: Vec<(&str, SocketAddr)> = NAMES
+    let named = NAMES
         .iter()
         .zip(&servers)
         .map(|(name, server)| (*name, server.addr()))
         .collect();
+    (servers, named)
+}
+
+/// Three servers and a client over them.
+fn three<C: BatchClient>(request_timeout: Duration) -> ([TestServer; 3], C) {
+    let (servers, named) = start_three();
     let client = C::connect_servers(&named, options(request_timeout));
     (servers, client)
 }
@@ -156,12 +162,7 @@ pub fn a_stopped_server_fails_only_its_share_naming_it<C: BatchClient>() {
 pub fn a_server_down_at_the_start_fails_only_its_share<C: BatchClient>() {
     const N: usize = 600;
     let timeout = Duration::from_secs(1);
-    let servers = [(); 3].map(|_| TestServer::start().expect("a test server"));
-    let named: Vec<(&str, SocketAddr)> = NAMES
-        .iter()
-        .zip(&servers)
-        .map(|(name, server)| (*name, server.addr()))
-        .collect();
+    let (servers, named) = start_three();
     let down = 2;
     servers[down].take_down();
     let mut client = C::connect_servers(&named, options(timeout));

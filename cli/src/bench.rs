@@ -58,7 +58,7 @@ pub fn run(out: Output, cli: &Cli, jobs: usize, connections: &[u16]) -> Result<E
     let mut all = Tally::default();
     for &count in connections {
         let row = one_batch(cli, &servers, count, jobs, batch(), &latencies)?;
-        add(&mut all, &row.stats.requests);
+        all += row.stats.requests;
         let mut object = row_json(&row);
         object["client_ns_per_request"] = json!(per_request.round());
         table.row(&row, object);
@@ -95,16 +95,6 @@ fn one_batch(
         by_server: ByServer::new(servers, &stats),
         stats,
     })
-}
-
-/// Adds the counts of `more` to `all`.
-fn add(all: &mut Tally, more: &Tally) {
-    all.ok += more.ok;
-    all.rejected += more.rejected;
-    all.timed_out += more.timed_out;
-    all.not_sent += more.not_sent;
-    all.unknown += more.unknown;
-    all.invalid += more.invalid;
 }
 
 /// A row as JSON: the summary of its outcomes, with `command`,

@@ -129,6 +129,15 @@ impl Tally {
     }
 }
 
+impl std::ops::AddAssign for Tally {
+    /// Adds the counts of another tally (a batch's to a run's, say).
+    fn add_assign(&mut self, more: Tally) {
+        for kind in OutcomeKind::ALL {
+            *self.count_mut(kind) += more.get(kind);
+        }
+    }
+}
+
 impl<'a, T: 'a> Extend<&'a Result<T, RequestError>> for Tally {
     fn extend<I: IntoIterator<Item = &'a Result<T, RequestError>>>(&mut self, results: I) {
         for result in results {
@@ -173,5 +182,8 @@ mod tests {
             assert_eq!(tally.get(kind), 1, "{}", kind.name());
         }
         assert_eq!((tally.total(), tally.failed()), (6, 5));
+        let mut twice = tally;
+        twice += tally;
+        assert_eq!((twice.total(), twice.not_sent), (12, 2));
     }
 }
